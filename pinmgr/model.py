@@ -1,0 +1,285 @@
+"""Plain data shared by every layer: frozen dataclasses and enums, no behaviour beyond lookups.
+
+Everything above this module (lockfile, inventory, collectors, diff, reporters) speaks in these
+values, so each layer can be tested with hand-built inputs and no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NoReturn
+
+
+def assert_never(value: NoReturn) -> NoReturn:
+    """Exhaustiveness check for ``match`` over enums (typing.assert_never is 3.11+)."""
+    raise AssertionError(f"unhandled value: {value!r}")
+
+
+class Ecosystem(str, Enum):
+    """A package ecosystem, each with its own version ordering."""
+
+    DEB = "deb"
+    RPM = "rpm"
+    PIP = "pip"
+
+
+@dataclass(frozen=True, order=True)
+class OsRelease:
+    """An OS release as ``/etc/os-release`` names it: ``ID``-``VERSION_ID`` (``debian-12``)."""
+
+    id: str
+    version_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}-{self.version_id}"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where a value was written, so errors and SARIF results can point at it (1-based)."""
+
+    file: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class PolicyKind(str, Enum):
+    EXACT = "exact"  # "1.18.0-6ubuntu14.4"
+    GLOB = "glob"  # "1.18.0-6ubuntu14.*"
+    RANGE = "range"  # ">=1.24, <1.26"
+
+
+@dataclass(frozen=True)
+class PinPolicy:
+    """How a pin's text is matched against an installed version."""
+
+    kind: PolicyKind
+    spec: str
+
+
+SHARED_ROLE = "*"
+"""Role name used for pins that apply to every role (the lockfile's ``[shared]`` section)."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One pinned package for one role (or SHARED_ROLE) on one OS release."""
+
+    role: str
+    os_release: str
+    ecosystem: Ecosystem
+    package: str
+    policy: PinPolicy
+    location: Location | None = None
+
+    @property
+    def spec(self) -> str:
+        return self.policy.spec
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An accepted drift: matching findings are shown as waived until ``expires``."""
+
+    package: str
+    reason: str
+    expires: dt.date
+    ecosystem: Ecosystem | None = None
+    host: str | None = None
+    role: str | None = None
+    env: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Lockfile:
+    """The parsed lockfile: pins for every role and OS release, plus waivers."""
+
+    path: str
+    schema: int
+    roles: tuple[str, ...]
+    pins: tuple[Pin, ...]
+    waivers: tuple[Waiver, ...] = ()
+    # OS releases declared per role (a release with no pins can still be declared supported).
+    releases: tuple[tuple[str, str], ...] = ()
+
+    def releases_for(self, role: str) -> tuple[str, ...]:
+        """OS releases declared for ``role`` (shared releases count for every role)."""
+        found = {rel for r, rel in self.releases if r in (role, SHARED_ROLE)}
+        found |= {p.os_release for p in self.pins if p.role == role}
+        return tuple(sorted(found))
+
+    def pins_for(self, role: str, os_release: str) -> tuple[Pin, ...]:
+        """The role's pins for one release plus shared ones; a role pin overrides a shared one."""
+        chosen: dict[tuple[Ecosystem, str], Pin] = {}
+        for pin in self.pins:
+            if pin.os_release == os_release and pin.role == SHARED_ROLE:
+                chosen[(pin.ecosystem, pin.package)] = pin
+        for pin in self.pins:
+            if pin.os_release == os_release and pin.role == role:
+                chosen[(pin.ecosystem, pin.package)] = pin
+        return tuple(chosen[k] for k in sorted(chosen, key=lambda k: (k[0].value, k[1])))
+
+
+class TransportKind(str, Enum):
+    LOCAL = "local"
+    SSH = "ssh"
+
+
+@dataclass(frozen=True)
+class Host:
+    """A machine to check, as an inventory source described it."""
+
+    name: str
+    env: str
+    roles: tuple[str, ...]
+    transport: TransportKind = TransportKind.SSH
+    address: str | None = None
+    user: str | None = None
+    port: int | None = None
+    key_file: str | None = None
+    proxy_jump: str | None = None
+    # Python interpreters (or virtualenv dirs) whose pip packages are collected.
+    pip: tuple[str, ...] = ()
+    source: Location | None = None
+
+    @property
+    def role(self) -> str:
+        """The primary role (first listed)."""
+        return self.roles[0] if self.roles else ""
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    hosts: tuple[Host, ...]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    environments: tuple[Environment, ...]
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        return tuple(h for e in self.environments for h in e.hosts)
+
+    def env(self, name: str) -> Environment | None:
+        return next((e for e in self.environments if e.name == name), None)
+
+
+class PackageState(str, Enum):
+    """Install state as the package manager reports it (dpkg's db:Status-Abbrev, simplified)."""
+
+    INSTALLED = "installed"
+    HELD = "held"  # installed and on hold ("hi")
+    HALF_INSTALLED = "half-installed"  # half-installed, unpacked, half-configured, triggers...
+
+
+@dataclass(frozen=True, order=True)
+class InstalledPackage:
+    ecosystem: Ecosystem
+    name: str
+    version: str
+    arch: str = ""
+    state: PackageState = PackageState.INSTALLED
+    # For pip: which interpreter / virtualenv it came from.
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class HostSnapshot:
+    """What one host really has, as collected."""
+
+    host: Host
+    os_release: OsRelease | None
+    packages: tuple[InstalledPackage, ...]
+    # Lines of host output that could not be parsed: reported, never fatal.
+    warnings: tuple[str, ...] = ()
+
+
+class FailureKind(str, Enum):
+    UNREACHABLE = "unreachable"
+    AUTH_FAILED = "auth-failed"
+    HOSTKEY_UNKNOWN = "hostkey-unknown"
+    HOSTKEY_CHANGED = "hostkey-changed"
+    TIMEOUT = "timeout"
+    COLLECT_ERROR = "collect-error"
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    """A host that could not be collected: a value, not an exception."""
+
+    host: Host
+    kind: FailureKind
+    reason: str
+
+
+class FindingKind(str, Enum):
+    OK = "ok"
+    DRIFT = "drift"
+    MISSING = "missing"
+    UNSUPPORTED_OS = "unsupported-os"
+    UNPINNED = "unpinned"
+    WAIVED = "waived"
+    UNREACHABLE = "unreachable"
+    AUTH_FAILED = "auth-failed"
+    HOSTKEY_UNKNOWN = "hostkey-unknown"
+    HOSTKEY_CHANGED = "hostkey-changed"
+    TIMEOUT = "timeout"
+    COLLECT_ERROR = "collect-error"
+
+    @property
+    def is_host_failure(self) -> bool:
+        return self.value in {k.value for k in FailureKind}
+
+
+class Direction(str, Enum):
+    OLDER = "older"  # installed is older than pinned
+    NEWER = "newer"  # installed is newer than pinned
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fact about one host (and usually one package); independent of any output format."""
+
+    kind: FindingKind
+    host: str
+    env: str
+    role: str
+    ecosystem: Ecosystem | None = None
+    package: str = ""
+    expected: str = ""
+    actual: str = ""
+    direction: Direction | None = None
+    reason: str = ""
+    os_release: str = ""
+    location: Location | None = None
+    waiver_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Summary:
+    hosts_total: int
+    hosts_collected: int
+    counts: tuple[tuple[FindingKind, int], ...]
+
+    def count(self, kind: FindingKind) -> int:
+        return dict(self.counts).get(kind, 0)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    findings: tuple[Finding, ...]
+    summary: Summary
+    lockfile: str = ""
+    environments: tuple[str, ...] = field(default=())
