@@ -33,7 +33,9 @@ class LockfileError(PinmgrError):
     """The lockfile cannot be read, parsed or validated."""
 
     def __init__(
-        self, message: str, location: Location | None = None,
+        self,
+        message: str,
+        location: Location | None = None,
         problems: tuple[PinmgrError, ...] = (),
     ) -> None:
         super().__init__(message, location)
@@ -45,7 +47,9 @@ class InventoryError(PinmgrError):
     """An inventory source cannot be read or names something that does not exist."""
 
     def __init__(
-        self, message: str, location: Location | None = None,
+        self,
+        message: str,
+        location: Location | None = None,
         problems: tuple[PinmgrError, ...] = (),
     ) -> None:
         super().__init__(message, location)
