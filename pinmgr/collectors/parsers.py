@@ -1,0 +1,290 @@
+"""Pure parsers: probe output bytes -> ``HostSnapshot``. No I/O, shared by every transport.
+
+Host output is untrusted. Bytes that are not UTF-8 survive as ``\\xNN`` text, lines that do not
+fit a section's format become (escaped, truncated) warnings instead of errors, and only marker
+lines carrying this run's nonce delimit sections. Names and versions containing control
+characters are kept verbatim as data: escaping them is the reporters' job.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from packaging.utils import canonicalize_name
+
+from pinmgr.collectors.probe import (
+    MARKER,
+    PIP_PREFIX,
+    SECTION_DPKG,
+    SECTION_DPKG_ARCH,
+    SECTION_OS_RELEASE,
+    SECTION_RPM,
+)
+from pinmgr.model import Ecosystem, Host, HostSnapshot, InstalledPackage, OsRelease, PackageState
+
+MAX_WARNINGS = 100
+"""A hostile or broken host cannot flood the report: later warnings are counted, not kept."""
+
+MAX_WARNING_CHARS = 160
+
+
+class ProbeOutputError(ValueError):
+    """The output holds no probe section at all (not our script's output, or cut at once)."""
+
+
+def escape_text(text: str, limit: int = MAX_WARNING_CHARS) -> str:
+    """One printable line: control characters as escapes, truncated to ``limit`` characters."""
+    out: list[str] = []
+    size = 0
+    for ch in text:
+        piece = ch if ch.isprintable() else repr(ch)[1:-1]
+        size += len(piece)
+        if size > limit:
+            out.append("…")
+            break
+        out.append(piece)
+    return "".join(out)
+
+
+@dataclass
+class _Section:
+    name: str
+    lines: list[str] = field(default_factory=list)
+    rc: int | None = None  # None: no end marker seen (output cut short)
+
+
+@dataclass
+class _Warnings:
+    kept: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+    def add(self, message: str, line: str | None = None) -> None:
+        if len(self.kept) >= MAX_WARNINGS:
+            self.dropped += 1
+            return
+        self.kept.append(f"{message}: {escape_text(line)}" if line is not None else message)
+
+    def result(self) -> tuple[str, ...]:
+        extra = (f"{self.dropped} more warnings not shown",) if self.dropped else ()
+        return (*self.kept, *extra)
+
+
+def _split_sections(text: str, nonce: str, warn: _Warnings) -> tuple[list[_Section], bool]:
+    """Cut output into sections at marker lines carrying ``nonce``; report stray lines."""
+    begin_re = re.compile(rf"{re.escape(MARKER)} {re.escape(nonce)} begin (\S+)")
+    end_re = re.compile(rf"{re.escape(MARKER)} {re.escape(nonce)} end (\S+) (\d{{1,3}})")
+    done_line = f"{MARKER} {nonce} done"
+    sections: list[_Section] = []
+    current: _Section | None = None
+    done = False
+    for line in text.split("\n"):
+        if (m := begin_re.fullmatch(line)) is not None:
+            if current is not None:
+                warn.add(f"section {current.name} has no end marker")
+            current = _Section(m.group(1))
+            sections.append(current)
+        elif (m := end_re.fullmatch(line)) is not None:
+            if current is None or current.name != m.group(1):
+                warn.add("unmatched end marker", line)
+            else:
+                current.rc = int(m.group(2))
+            current = None
+        elif line == done_line:
+            if current is not None:
+                warn.add(f"section {current.name} has no end marker")
+            current = None
+            done = True
+        elif current is not None:
+            current.lines.append(line)
+        elif line.strip():
+            warn.add("output outside any probe section", line)
+    if current is not None:
+        warn.add(f"section {current.name} has no end marker")
+    return sections, done
+
+
+def parse_os_release(lines: list[str], warn: _Warnings) -> OsRelease | None:
+    """``ID`` (lowercased) and ``VERSION_ID`` from os-release, values unquoted the shell's way."""
+    values: dict[str, str] = {}
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, raw = stripped.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            warn.add("os-release: not KEY=value", line)
+            continue
+        try:
+            words = shlex.split(raw)
+        except ValueError:
+            warn.add("os-release: bad quoting", line)
+            continue
+        values[key] = " ".join(words)
+    os_id = values.get("ID", "").strip().lower()
+    version = values.get("VERSION_ID", "").strip()
+    if not os_id:
+        warn.add("os-release: no ID")
+        return None
+    if not version:
+        warn.add(f"os-release: no VERSION_ID for {escape_text(os_id)} (rolling release?)")
+        return None
+    return OsRelease(os_id, version)
+
+
+# db:Status-Abbrev = desired action, status, error flag (" " or "R" for reinst-required).
+_DPKG_WANT = frozenset("uihrp")
+_DPKG_NOT_INSTALLED = frozenset("nc")  # not-installed, config-files (removed: "rc")
+_DPKG_HALF = frozenset("HUFWtT")  # half-installed, unpacked, half-configured, triggers
+
+
+def _dpkg_state(abbrev: str) -> PackageState | None:
+    """State for a status abbrev, ``None`` if not installed; ``ValueError`` if unknown."""
+    if len(abbrev) not in (2, 3) or abbrev[0] not in _DPKG_WANT:
+        raise ValueError(abbrev)
+    want, status, error = abbrev[0], abbrev[1], abbrev[2:].strip()
+    if error not in ("", "R"):
+        raise ValueError(abbrev)
+    if status in _DPKG_NOT_INSTALLED:
+        return None
+    if status in _DPKG_HALF or error == "R":
+        return PackageState.HALF_INSTALLED
+    if status == "i":
+        return PackageState.HELD if want == "h" else PackageState.INSTALLED
+    raise ValueError(abbrev)
+
+
+def parse_dpkg(lines: list[str], native_arch: str, warn: _Warnings) -> list[InstalledPackage]:
+    """``dpkg-query`` lines; the native-arch qualifier is dropped, foreign ones kept.
+
+    ``binary:Package`` qualifies every Multi-Arch: same package (``libc6:amd64``); pins name
+    the native one plainly (``libc6``) and a foreign one in full (``libssl3:i386``).
+    """
+    packages: list[InstalledPackage] = []
+    for line in lines:
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != 4:
+            warn.add("dpkg: not 4 tab-separated fields", line)
+            continue
+        name, version, abbrev, arch = fields
+        try:
+            state = _dpkg_state(abbrev)
+        except ValueError:
+            warn.add("dpkg: unknown package status", line)
+            continue
+        if state is None:
+            continue
+        if not name or not version:
+            warn.add("dpkg: empty name or version", line)
+            continue
+        if native_arch and name.endswith(f":{native_arch}"):
+            name = name[: -len(native_arch) - 1]
+        packages.append(InstalledPackage(Ecosystem.DEB, name, version, arch, state))
+    return packages
+
+
+def parse_rpm(lines: list[str], warn: _Warnings) -> list[InstalledPackage]:
+    """``rpm -qa`` lines as ``[epoch:]version-release``; epoch 0 omitted, gpg-pubkey skipped."""
+    packages: list[InstalledPackage] = []
+    for line in lines:
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3:
+            warn.add("rpm: not 3 tab-separated fields", line)
+            continue
+        name, evr, arch = fields
+        epoch, sep, vr = evr.partition(":")
+        version_part, dash, release = vr.rpartition("-")
+        if not sep or not (epoch.isdigit() or epoch == "(none)") or not dash:
+            warn.add("rpm: version is not epoch:version-release", line)
+            continue
+        if not name or not version_part or not release:
+            warn.add("rpm: empty name, version or release", line)
+            continue
+        if name == "gpg-pubkey":
+            continue
+        version = vr if not epoch.isdigit() or int(epoch) == 0 else f"{int(epoch)}:{vr}"
+        packages.append(InstalledPackage(Ecosystem.RPM, name, version, arch))
+    return packages
+
+
+def parse_pip(lines: list[str], origin: str, warn: _Warnings) -> list[InstalledPackage]:
+    """``name<TAB>version`` lines from ``importlib.metadata``; names PEP 503-normalised."""
+    packages: list[InstalledPackage] = []
+    for line in lines:
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
+            warn.add(f"pip {escape_text(origin)}: not name<TAB>version", line)
+            continue
+        name, version = fields
+        packages.append(
+            InstalledPackage(Ecosystem.PIP, canonicalize_name(name), version.strip(), origin=origin)
+        )
+    return packages
+
+
+def _section_failed(host: Host, section: _Section) -> str:
+    what = section.name
+    if section.name.startswith(PIP_PREFIX):
+        index = section.name[len(PIP_PREFIX) :]
+        if index.isdigit() and int(index) < len(host.pip):
+            what = f"pip {escape_text(host.pip[int(index)])}"
+    hint = " (not found)" if section.rc == 127 else ""
+    return f"{what}: probe exited with status {section.rc}{hint}"
+
+
+def parse_probe(host: Host, output: bytes, nonce: str) -> HostSnapshot:
+    """The snapshot a probe run with ``nonce`` describes; raises ``ProbeOutputError`` only
+    when the output contains no probe section at all."""
+    warn = _Warnings()
+    text = output.decode("utf-8", errors="backslashreplace")
+    sections, done = _split_sections(text, nonce, warn)
+    if not sections:
+        raise ProbeOutputError("no probe output found")
+    if not done:
+        warn.add("probe output incomplete (no final marker)")
+
+    by_name: dict[str, _Section] = {}
+    for section in sections:
+        if section.name in by_name:
+            warn.add(f"section {escape_text(section.name)} repeated; last one kept")
+        by_name[section.name] = section
+        if section.rc not in (0, None):
+            warn.add(_section_failed(host, section))
+
+    os_release: OsRelease | None = None
+    packages: list[InstalledPackage] = []
+    native_arch = ""
+    if (arch_section := by_name.get(SECTION_DPKG_ARCH)) is not None:
+        native_arch = next((ln.strip() for ln in arch_section.lines if ln.strip()), "")
+    for name, section in by_name.items():
+        if name == SECTION_OS_RELEASE:
+            os_release = parse_os_release(section.lines, warn)
+        elif name == SECTION_DPKG_ARCH:
+            pass
+        elif name == SECTION_DPKG:
+            packages += parse_dpkg(section.lines, native_arch, warn)
+        elif name == SECTION_RPM:
+            packages += parse_rpm(section.lines, warn)
+        elif (
+            name.startswith(PIP_PREFIX)
+            and name[len(PIP_PREFIX) :].isdigit()
+            and int(name[len(PIP_PREFIX) :]) < len(host.pip)
+        ):
+            packages += parse_pip(section.lines, host.pip[int(name[len(PIP_PREFIX) :])], warn)
+        else:
+            warn.add("unknown probe section", name)
+    if SECTION_OS_RELEASE not in by_name:
+        warn.add("os-release section missing")
+    return HostSnapshot(
+        host=host,
+        os_release=os_release,
+        packages=tuple(sorted(set(packages))),
+        warnings=warn.result(),
+    )

@@ -1,0 +1,87 @@
+"""The one fixed POSIX sh script run on every host: one round trip collects everything.
+
+Local and SSH transports run exactly this string with ``sh -c``. Output comes in sections
+framed by marker lines that carry a fresh random nonce, so nothing a host prints (a package
+description, a hostile ``dpkg-query`` wrapper, a chatty shell rc file) can forge a section
+without knowing the nonce. Every value that comes from the inventory is ``shlex.quote``-d.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+
+from pinmgr.model import Host
+
+MARKER = "@@pinmgr"
+"""First word of every marker line: ``@@pinmgr <nonce> begin <section>``."""
+
+SECTION_OS_RELEASE = "os-release"
+SECTION_DPKG_ARCH = "dpkg-arch"
+SECTION_DPKG = "dpkg"
+SECTION_RPM = "rpm"
+PIP_PREFIX = "pip:"
+"""pip sections are ``pip:<index into Host.pip>``: inventory paths never appear in markers."""
+
+DPKG_FORMAT = r"${binary:Package}\t${Version}\t${db:Status-Abbrev}\t${Architecture}\n"
+RPM_FORMAT = r"%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n"
+
+# Runs under the host's interpreter (-I: no PYTHONPATH, no user site, no cwd on sys.path).
+# Writes bytes so a C locale or an odd name cannot raise UnicodeEncodeError half-way.
+PIP_CODE = (
+    "import sys,importlib.metadata as m;w=sys.stdout.buffer.write;"
+    r'[w(("%s\t%s\n"%(d.metadata["Name"],d.version)).encode("utf-8","backslashreplace"))'
+    ' for d in m.distributions() if d.metadata["Name"]];sys.stdout.flush()'
+)
+
+_NONCE_RE = re.compile(r"[0-9a-f]{16,128}")
+
+
+def new_nonce() -> str:
+    """A fresh nonce per probe run; 128 bits so a host cannot guess it."""
+    return secrets.token_hex(16)
+
+
+def build_probe(host: Host, nonce: str) -> str:
+    """The probe script for ``host``; ``nonce`` must be lowercase hex (see ``new_nonce``)."""
+    if not _NONCE_RE.fullmatch(nonce):
+        raise ValueError("nonce must be 16-128 lowercase hex characters")
+    lines = [
+        # Non-interactive SSH sessions often lack sbin dirs; C locale keeps output stable.
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH",
+        "LC_ALL=C",
+        "export PATH LC_ALL",
+        f"m='{MARKER} {nonce}'",
+        # printf, never echo: arguments are printed as data, not interpreted.
+        """b() { printf '%s begin %s\\n' "$m" "$1"; }""",
+        # Leading newline: the end marker is on its own line even if output lacks one.
+        """e() { printf '\\n%s end %s %s\\n' "$m" "$1" "$2"; }""",
+        f"b {SECTION_OS_RELEASE}",
+        "if [ -r /etc/os-release ]; then cat /etc/os-release; "
+        "else cat /usr/lib/os-release; fi </dev/null",
+        f"e {SECTION_OS_RELEASE} $?",
+        "if command -v dpkg-query >/dev/null 2>&1; then",
+        "  if command -v dpkg >/dev/null 2>&1; then",
+        f"    b {SECTION_DPKG_ARCH}; dpkg --print-architecture </dev/null;"
+        f" e {SECTION_DPKG_ARCH} $?",
+        "  fi",
+        f"  b {SECTION_DPKG}; dpkg-query -W -f={shlex.quote(DPKG_FORMAT)} </dev/null;"
+        f" e {SECTION_DPKG} $?",
+        "fi",
+        # Only if an rpm database is in use: Debian may ship rpm with no database at all.
+        "if command -v rpm >/dev/null 2>&1 && [ -d \"$(rpm -E '%_dbpath' 2>/dev/null)\" ]; then",
+        f"  b {SECTION_RPM}; rpm -qa --qf {shlex.quote(RPM_FORMAT)} </dev/null; e {SECTION_RPM} $?",
+        "fi",
+    ]
+    code = shlex.quote(PIP_CODE)
+    for index, path in enumerate(host.pip):
+        section = f"{PIP_PREFIX}{index}"
+        lines += [
+            f"p={shlex.quote(path)}",
+            # A virtualenv directory means its own interpreter.
+            'if [ -d "$p" ]; then p="$p/bin/python"; fi',
+            f'b {section}; "$p" -I -c {code} </dev/null; e {section} $?',
+        ]
+    lines.append("""printf '%s done\\n' "$m\"""")
+    return "\n".join(lines) + "\n"
