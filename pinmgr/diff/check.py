@@ -1,0 +1,179 @@
+"""Lockfile x host snapshots -> findings: the heart of ``pinmgr check``.
+
+Pure: it sees only model values, so every rule here is tested without a host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from packaging.utils import canonicalize_name
+
+from pinmgr.model import (
+    Ecosystem,
+    Finding,
+    FindingKind,
+    HostFailure,
+    HostSnapshot,
+    InstalledPackage,
+    Lockfile,
+    PackageState,
+    Pin,
+)
+from pinmgr.versions.policy import evaluate
+
+CollectResult = HostSnapshot | HostFailure
+
+
+def check(
+    lockfile: Lockfile, results: Iterable[CollectResult], *, unpinned: bool = False
+) -> list[Finding]:
+    """Every finding for every host, unsorted (``diff.report`` sorts once)."""
+    findings: list[Finding] = []
+    for result in results:
+        if isinstance(result, HostFailure):
+            findings.append(_failure(result))
+        else:
+            for role in result.host.roles:
+                findings.extend(_check_role(lockfile, result, role, unpinned=unpinned))
+    return findings
+
+
+def _failure(failure: HostFailure) -> Finding:
+    host = failure.host
+    return Finding(
+        kind=FindingKind(failure.kind.value),
+        host=host.name,
+        env=host.env,
+        role=",".join(host.roles),
+        reason=failure.reason,
+    )
+
+
+def _check_role(
+    lockfile: Lockfile, snap: HostSnapshot, role: str, *, unpinned: bool
+) -> list[Finding]:
+    host = snap.host
+    release = snap.os_release.key if snap.os_release else ""
+    declared = lockfile.releases_for(role)
+    if release not in declared:
+        reason = (
+            f"OS release {release} is not declared for role {role}"
+            if release
+            else "the host did not report an OS release (/etc/os-release missing)"
+        )
+        return [
+            Finding(
+                kind=FindingKind.UNSUPPORTED_OS,
+                host=host.name,
+                env=host.env,
+                role=role,
+                expected=", ".join(declared) or "(none)",
+                actual=release or "unknown",
+                reason=reason,
+                os_release=release,
+            )
+        ]
+    index = _Index(snap.packages)
+    findings: list[Finding] = []
+    pinned: set[tuple[Ecosystem, str]] = set()
+    for pin in lockfile.pins_for(role, release):
+        if pin.ecosystem is Ecosystem.PIP and not host.pip:
+            # pip pins apply to the interpreters the inventory names; none named, nothing to check.
+            continue
+        matches = index.lookup(pin)
+        pinned.add((pin.ecosystem, index.base_name(pin.ecosystem, pin.package)))
+        for installed in matches:
+            findings.append(_compare(snap, role, release, pin, installed))
+        if not matches:
+            findings.append(_finding(snap, role, release, pin, FindingKind.MISSING))
+    if unpinned:
+        for pkg in snap.packages:
+            if (pkg.ecosystem, index.base_name(pkg.ecosystem, pkg.name)) in pinned:
+                continue
+            if pkg.ecosystem is Ecosystem.PIP and not host.pip:
+                continue
+            findings.append(
+                Finding(
+                    kind=FindingKind.UNPINNED,
+                    host=host.name,
+                    env=host.env,
+                    role=role,
+                    ecosystem=pkg.ecosystem,
+                    package=pkg.name,
+                    actual=pkg.version,
+                    os_release=release,
+                )
+            )
+    return findings
+
+
+def _finding(
+    snap: HostSnapshot,
+    role: str,
+    release: str,
+    pin: Pin,
+    kind: FindingKind,
+    installed: InstalledPackage | None = None,
+) -> Finding:
+    reason = ""
+    if installed is not None and installed.state is not PackageState.INSTALLED:
+        reason = installed.state.value
+    if installed is not None and installed.origin:
+        reason = f"{reason}; {installed.origin}" if reason else installed.origin
+    return Finding(
+        kind=kind,
+        host=snap.host.name,
+        env=snap.host.env,
+        role=role,
+        ecosystem=pin.ecosystem,
+        package=installed.name if installed else pin.package,
+        expected=pin.spec,
+        actual=installed.version if installed else "",
+        reason=reason,
+        os_release=release,
+        location=pin.location,
+    )
+
+
+def _compare(
+    snap: HostSnapshot, role: str, release: str, pin: Pin, installed: InstalledPackage
+) -> Finding:
+    direction = evaluate(pin.ecosystem, pin.policy, installed.version)
+    if direction is None and installed.state is not PackageState.HALF_INSTALLED:
+        return _finding(snap, role, release, pin, FindingKind.OK, installed)
+    found = _finding(snap, role, release, pin, FindingKind.DRIFT, installed)
+    return replace(found, direction=direction)
+
+
+class _Index:
+    """Installed packages by ecosystem and base name (``libssl3:i386`` -> ``libssl3``)."""
+
+    def __init__(self, packages: Sequence[InstalledPackage]) -> None:
+        self._by: dict[tuple[Ecosystem, str], list[InstalledPackage]] = {}
+        for pkg in packages:
+            key = (pkg.ecosystem, self.base_name(pkg.ecosystem, pkg.name))
+            self._by.setdefault(key, []).append(pkg)
+        dpkg = self._by.get((Ecosystem.DEB, "dpkg"), [])
+        # dpkg's own architecture is the host's native one: a pin without ":arch" means that one.
+        self._native = dpkg[0].arch if dpkg else ""
+
+    @staticmethod
+    def base_name(ecosystem: Ecosystem, name: str) -> str:
+        if ecosystem is Ecosystem.PIP:
+            return canonicalize_name(name)
+        return name.split(":", 1)[0]
+
+    def lookup(self, pin: Pin) -> list[InstalledPackage]:
+        base = self.base_name(pin.ecosystem, pin.package)
+        candidates = self._by.get((pin.ecosystem, base), [])
+        if pin.ecosystem is Ecosystem.DEB:
+            if ":" in pin.package:
+                arch = pin.package.split(":", 1)[1]
+                return [p for p in candidates if p.name == pin.package or p.arch == arch][:1]
+            native = [p for p in candidates if ":" not in p.name or p.arch in (self._native, "all")]
+            return native[:1] or candidates[:1]
+        if pin.ecosystem is Ecosystem.RPM:
+            return candidates[:1]
+        return candidates  # pip: one per interpreter

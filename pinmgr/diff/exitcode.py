@@ -1,0 +1,42 @@
+"""Report + ``--fail-on`` policy -> process exit code (0 clean, 1 drift, 3 hosts not collected)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, EXIT_OK
+from pinmgr.model import CheckReport, FindingKind, assert_never
+
+DRIFT_KINDS = frozenset({FindingKind.DRIFT, FindingKind.MISSING, FindingKind.UNSUPPORTED_OS})
+
+
+class FailOn(str, Enum):
+    """Which findings make ``pinmgr check`` fail. Host failures always exit 3 unless ``never``."""
+
+    ANY = "any"  # drift, missing, unsupported-os, or any host not collected (default)
+    DRIFT = "drift"  # drift or unsupported-os only; missing packages do not fail
+    MISSING = "missing"  # missing packages only
+    UNREACHABLE = "unreachable"  # only hosts that could not be collected
+    NEVER = "never"  # always 0 (report only)
+
+
+def exit_code(report: CheckReport, fail_on: FailOn = FailOn.ANY) -> int:
+    """Host failures (3) take precedence over drift (1): an incomplete answer is the worse news."""
+    failed_hosts = any(f.kind.is_host_failure for f in report.findings)
+    kinds = {f.kind for f in report.findings}
+    match fail_on:
+        case FailOn.NEVER:
+            return EXIT_OK
+        case FailOn.UNREACHABLE:
+            return EXIT_HOSTS if failed_hosts else EXIT_OK
+        case FailOn.ANY:
+            drift = bool(kinds & DRIFT_KINDS)
+        case FailOn.DRIFT:
+            drift = bool(kinds & {FindingKind.DRIFT, FindingKind.UNSUPPORTED_OS})
+        case FailOn.MISSING:
+            drift = FindingKind.MISSING in kinds
+        case _:
+            assert_never(fail_on)
+    if failed_hosts:
+        return EXIT_HOSTS
+    return EXIT_DRIFT if drift else EXIT_OK

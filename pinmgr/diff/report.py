@@ -1,0 +1,39 @@
+"""Assemble a ``CheckReport``: one sort key, one place that counts findings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from pinmgr.model import CheckReport, Finding, FindingKind, Summary
+
+# Kinds shown first within a host: what needs action before what is fine.
+_KIND_ORDER = {kind: i for i, kind in enumerate(FindingKind)}
+
+
+def sort_key(f: Finding) -> tuple[str, str, str, str, str, int]:
+    eco = f.ecosystem.value if f.ecosystem else ""
+    return (f.env, f.host, f.role, eco, f.package, _KIND_ORDER[f.kind])
+
+
+def build(
+    findings: Iterable[Finding],
+    *,
+    hosts_total: int,
+    hosts_collected: int,
+    lockfile: str = "",
+    environments: Sequence[str] = (),
+) -> CheckReport:
+    ordered = tuple(sorted(findings, key=sort_key))
+    counts = Counter(f.kind for f in ordered)
+    summary = Summary(
+        hosts_total=hosts_total,
+        hosts_collected=hosts_collected,
+        counts=tuple((k, counts[k]) for k in FindingKind if counts[k]),
+    )
+    return CheckReport(
+        findings=ordered,
+        summary=summary,
+        lockfile=lockfile,
+        environments=tuple(environments),
+    )

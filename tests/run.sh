@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs everything the suite needs, then runs lint,
+# type checks and the whole pytest suite. Needs root (network namespaces, sshd test hosts,
+# apt); re-runs itself with sudo when started as another user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -E bash "$0" "$@"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# apt packages the tests use (openssh-server, iproute2, rpm for librpm, python3-venv, ...)
+mapfile -t pkgs < <(grep -v '^\s*#' tests/apt-packages.txt | sed 's/\s//g' | grep -v '^$' | sort -u)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+VENV=${PINMGR_TEST_VENV:-.venv-test}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+"$VENV/bin/python" -m pip install -q -e '.[test]'
+
+echo "== ruff"
+"$VENV/bin/ruff" check pinmgr tests benchmarks
+"$VENV/bin/ruff" format --check pinmgr tests benchmarks
+echo "== mypy --strict"
+"$VENV/bin/mypy" pinmgr
+echo "== pytest"
+set +e
+PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/pytest" -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"
