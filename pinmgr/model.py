@@ -231,6 +231,10 @@ class FindingKind(str, Enum):
     UNSUPPORTED_OS = "unsupported-os"
     UNPINNED = "unpinned"
     WAIVED = "waived"
+    # Hosts of one role (same OS release) disagree with each other on an unpinned package.
+    INCONSISTENT = "inconsistent"
+    # Hosts of one role in one environment run different OS releases.
+    MIXED_OS = "mixed-os"
     UNREACHABLE = "unreachable"
     AUTH_FAILED = "auth-failed"
     HOSTKEY_UNKNOWN = "hostkey-unknown"
