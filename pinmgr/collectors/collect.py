@@ -1,0 +1,65 @@
+"""One host, one round trip: build the probe, run it through a transport, parse the output.
+
+Everything that goes wrong becomes a ``HostFailure`` value with a one-line reason, so one
+broken host never aborts a fleet run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pinmgr.collectors.base import Transport
+from pinmgr.collectors.errors import CollectFailed
+from pinmgr.collectors.parsers import ProbeOutputError, escape_text, parse_probe
+from pinmgr.collectors.probe import build_probe, new_nonce
+from pinmgr.model import FailureKind, Host, HostFailure, HostSnapshot
+
+MAX_STDERR_WARNINGS = 5
+MAX_REASON_CHARS = 200
+
+
+def one_line(text: str) -> str:
+    """First non-empty line, escaped and truncated: reasons end up in tables and JUnit."""
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return escape_text(first, MAX_REASON_CHARS)
+
+
+def probe_host(host: Host, transport: Transport, timeout: float) -> HostSnapshot:
+    """Run the probe and parse it; raises ``CollectFailed`` (the transport's or our own)."""
+    nonce = new_nonce()
+    result = transport.run(build_probe(host, nonce), timeout)
+    stderr = result.stderr.decode("utf-8", errors="backslashreplace")
+    try:
+        snapshot = parse_probe(host, result.stdout, nonce)
+    except ProbeOutputError as exc:
+        detail = one_line(stderr)
+        raise CollectFailed(
+            FailureKind.COLLECT_ERROR,
+            f"{exc} (exit status {result.rc}{': ' + detail if detail else ''})",
+        ) from exc
+    # stderr is context for section failures (permission denied, broken interpreter).
+    extra = [f"stderr: {escape_text(line)}" for line in stderr.splitlines() if line.strip()][
+        :MAX_STDERR_WARNINGS
+    ]
+    if result.rc != 0:
+        extra.insert(0, f"probe exited with status {result.rc}")
+    if extra:
+        snapshot = dataclasses.replace(snapshot, warnings=(*snapshot.warnings, *extra))
+    return snapshot
+
+
+def failure_from(host: Host, exc: BaseException) -> HostFailure:
+    """The value a failed collection becomes; unexpected exceptions are collect errors."""
+    if isinstance(exc, CollectFailed):
+        return HostFailure(host, exc.kind, one_line(exc.reason) or exc.kind.value)
+    reason = one_line(str(exc))
+    name = type(exc).__name__
+    return HostFailure(host, FailureKind.COLLECT_ERROR, f"{name}: {reason}" if reason else name)
+
+
+def collect_host(host: Host, transport: Transport, timeout: float) -> HostSnapshot | HostFailure:
+    """Collect one host; never raises for host problems (only for KeyboardInterrupt and kin)."""
+    try:
+        return probe_host(host, transport, timeout)
+    except Exception as exc:
+        return failure_from(host, exc)
