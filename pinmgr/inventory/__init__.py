@@ -1,1 +1,176 @@
-"""."""
+"""Which hosts form each environment, and their roles: one ``model.Inventory`` from all sources.
+
+The native TOML file is the root; its ``[[sources]]`` (Ansible, Vagrant, OpenSSH config) are run
+and merged in, and SSH aliases are resolved through the OpenSSH config, because pinmgr's SSH
+transport (paramiko) does not read it. Problems from every source are collected, not the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from pinmgr.errors import InventoryError, PinmgrError, UsageError
+from pinmgr.inventory import ansible, native, vagrant
+from pinmgr.inventory import ssh_config as ssh_cfg
+from pinmgr.inventory.native import SourceSpec, SourceType
+from pinmgr.model import Environment, Host, Inventory, Location, TransportKind, assert_never
+
+__all__ = ["default_inventory", "load_inventory", "select"]
+
+DEFAULT_ENV = "local"
+DEFAULT_HOST = "localhost"
+
+
+def default_inventory(roles: Sequence[str] = ("app",)) -> Inventory:
+    """What to check when there is no inventory file: this machine, as env ``local``."""
+    host = Host(DEFAULT_HOST, DEFAULT_ENV, tuple(roles), transport=TransportKind.LOCAL)
+    return Inventory((Environment(DEFAULT_ENV, (host,)),))
+
+
+def _source_hosts(spec: SourceSpec, default_roles: Sequence[str]) -> tuple[Host, ...]:
+    match spec.type:
+        case SourceType.ANSIBLE:
+            return ansible.load(
+                spec.target,
+                source=spec.location,
+                env_names=spec.envs,
+                default_env=spec.env,
+                role_groups=spec.role_groups,
+            )
+        case SourceType.VAGRANT:
+            return vagrant.load(
+                spec.target,
+                source=spec.location,
+                env=spec.env or vagrant.DEFAULT_ENV,
+                roles=spec.roles,
+                default_roles=default_roles,
+            )
+        case SourceType.SSH_CONFIG:
+            if not Path(spec.target).is_file():
+                raise InventoryError(
+                    f"OpenSSH config {spec.target!r} does not exist", spec.location
+                )
+            return ssh_cfg.load(spec.target, spec.env or "", dict(spec.roles), source=spec.location)
+        case _:  # pragma: no cover - exhaustive over SourceType
+            assert_never(spec.type)
+
+
+def _user_ssh_config(explicit: str | None, where: Location) -> Path | None:
+    """The OpenSSH config to resolve aliases with: the one given, else ~/.ssh/config if any."""
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise InventoryError(f"OpenSSH config {explicit!r} does not exist", where)
+        return path
+    default = Path(ssh_cfg.DEFAULT_CONFIG).expanduser()
+    return default if default.is_file() else None
+
+
+def load_inventory(
+    path: str | Path | None,
+    *,
+    default_roles: Sequence[str] = ("app",),
+    ssh_config: str | None = None,
+) -> Inventory:
+    """Read the inventory at ``path`` (None: ``default_inventory``) with all its sources merged.
+
+    Hosts written in the TOML file or found by Ansible are resolved through the OpenSSH config
+    (``ssh_config``, else ``~/.ssh/config`` if it exists); Vagrant and ssh_config sources are
+    already resolved from their own config. A host name used twice in one environment is an error.
+    """
+    if path is None:
+        return default_inventory(default_roles)
+    parsed = native.load(path)
+    where = Location(parsed.path, 1)
+    problems: list[PinmgrError] = []
+    # (host, resolve through the user's OpenSSH config?)
+    found: list[tuple[Host, bool]] = [(h, True) for e in parsed.environments for h in e.hosts]
+    for spec in parsed.sources:
+        try:
+            hosts = _source_hosts(spec, default_roles)
+        except InventoryError as exc:
+            problems.extend(exc.problems)
+            continue
+        resolvable = spec.type is SourceType.ANSIBLE
+        found.extend((h, resolvable) for h in hosts)
+
+    config = None
+    if any(resolvable and h.transport is TransportKind.SSH for h, resolvable in found):
+        try:
+            config_path = _user_ssh_config(ssh_config, where)
+            config = ssh_cfg.read(config_path) if config_path else None
+        except InventoryError as exc:
+            problems.extend(exc.problems)
+
+    env_order = [e.name for e in parsed.environments]
+    by_env: dict[str, dict[str, Host]] = {name: {} for name in env_order}
+    for written, resolvable in found:
+        host = written
+        if config is not None and resolvable:
+            try:
+                host = ssh_cfg.resolve(written, config)
+            except InventoryError as exc:
+                problems.extend(exc.problems)
+                continue
+        in_env = by_env.setdefault(host.env, {})
+        first = in_env.get(host.name)
+        if first is not None:
+            problems.append(
+                InventoryError(
+                    f"host {host.name!r} appears twice in environment {host.env!r} "
+                    f"(first at {first.source or 'an inventory source'})",
+                    host.source or where,
+                )
+            )
+            continue
+        in_env[host.name] = host
+    if problems:
+        raise InventoryError(problems[0].message, problems[0].location, tuple(problems))
+    return Inventory(
+        tuple(Environment(name, tuple(named.values())) for name, named in by_env.items())
+    )
+
+
+def _known(what: str, unknown: str, known: Sequence[str]) -> UsageError:
+    listed = ", ".join(sorted(known)) or "none"
+    return UsageError(f"unknown {what} {unknown!r}; known: {listed}")
+
+
+def select(
+    inventory: Inventory,
+    envs: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    hosts: Sequence[str] = (),
+) -> Inventory:
+    """The part of ``inventory`` in ``envs`` with ``roles`` (and named ``hosts``); empty = all.
+
+    A host keeps only the selected roles, so ``--role db`` on an app+db host checks db pins.
+    Environments left with no host by a role or host filter are dropped.
+    """
+    env_names = [e.name for e in inventory.environments]
+    for name in envs:
+        if name not in env_names:
+            raise _known("environment", name, env_names)
+    known_roles = sorted({r for h in inventory.hosts for r in h.roles})
+    for role in roles:
+        if role not in known_roles:
+            raise _known("role", role, known_roles)
+    chosen_envs = [e for e in inventory.environments if not envs or e.name in envs]
+    known_hosts = sorted({h.name for e in chosen_envs for h in e.hosts})
+    for wanted in hosts:
+        if wanted not in known_hosts:
+            raise _known("host", wanted, known_hosts)
+    out = []
+    for env in chosen_envs:
+        kept = []
+        for host in env.hosts:
+            if hosts and host.name not in hosts:
+                continue
+            narrowed = tuple(r for r in host.roles if not roles or r in roles)
+            if narrowed:
+                kept.append(replace(host, roles=narrowed) if roles else host)
+        if kept or not (roles or hosts):
+            out.append(Environment(env.name, tuple(kept)))
+    return Inventory(tuple(out))

@@ -1,0 +1,319 @@
+"""Ansible inventories (static INI/YAML or dynamic) through ``ansible-inventory --list``.
+
+Ansible itself evaluates the inventory (plugins, group_vars, scripts), so pinmgr sees exactly the
+hosts and variables a playbook would. ``parse_list`` is pure (tested on captured JSON); ``run``
+is a thin runner. How groups become environments and roles is documented in docs/inventory.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pinmgr.errors import InventoryError, PinmgrError
+from pinmgr.model import Host, Location, TransportKind
+
+KNOWN_ENVS = ("dev", "vagrant", "staging", "production", "prod", "test", "qa", "local")
+"""Group names that mean an environment unless the caller passes more."""
+
+NOT_ROLES = frozenset(("all", "ungrouped"))
+EXECUTABLE = "ansible-inventory"
+_LOCAL_CONNECTIONS = frozenset(("local",))
+_SSH_CONNECTIONS = frozenset(("ssh", "paramiko", "smart", "ansible.builtin.ssh", "paramiko_ssh"))
+
+
+def _first(hostvars: Mapping[str, Any], *names: str) -> Any:
+    """The first variable set among ``names`` (Ansible's current name first, old aliases after)."""
+    for name in names:
+        if hostvars.get(name) not in (None, ""):
+            return hostvars[name]
+    return None
+
+
+def proxy_jump_from_args(args: str) -> str | None:
+    """The ProxyJump in ssh arguments: ``-J x``, ``-Jx``, ``-o ProxyJump=x``, ``-oProxyJump x``."""
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        return None
+    found: str | None = None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        option: str | None = None
+        if word == "-J" and i + 1 < len(words):
+            found, i = words[i + 1], i + 2
+            continue
+        if word.startswith("-J") and len(word) > 2:
+            found = word[2:]
+        elif word == "-o" and i + 1 < len(words):
+            option, i = words[i + 1], i + 1
+        elif word.startswith("-o") and len(word) > 2:
+            option = word[2:]
+        if option is not None:
+            key, _, value = option.replace("=", " ", 1).partition(" ")
+            if key.strip().lower() == "proxyjump" and value.strip():
+                found = value.strip()
+        i += 1
+    return found
+
+
+def _roles_var(value: Any) -> tuple[str, ...] | None:
+    """``pinmgr_roles`` as a list or a comma-separated string; None if malformed."""
+    if isinstance(value, str):
+        return tuple(r.strip() for r in value.split(",") if r.strip()) or None
+    if isinstance(value, list) and value and all(isinstance(r, str) and r.strip() for r in value):
+        return tuple(r.strip() for r in value)
+    return None
+
+
+def _memberships(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Host -> every group it belongs to, directly or through child groups (in JSON order)."""
+    parents: dict[str, list[str]] = {}
+    for group, body in data.items():
+        if group == "_meta" or not isinstance(body, Mapping):
+            continue
+        for child in body.get("children", []) or []:
+            parents.setdefault(child, []).append(group)
+    out: dict[str, list[str]] = {}
+    for group, body in data.items():
+        if group == "_meta" or not isinstance(body, Mapping):
+            continue
+        for host in body.get("hosts", []) or []:
+            groups = out.setdefault(host, [])
+            stack = [group]
+            while stack:
+                current = stack.pop()
+                if current not in groups:
+                    groups.append(current)
+                    stack.extend(parents.get(current, []))
+    return out
+
+
+def parse_list(
+    data: Mapping[str, Any],
+    *,
+    source: Location,
+    env_names: Iterable[str] = (),
+    default_env: str | None = None,
+    role_groups: Sequence[str] | None = None,
+    base_dir: Path | None = None,
+) -> tuple[Host, ...]:
+    """Hosts from ``ansible-inventory --list`` JSON; every problem collected into one error.
+
+    Environment: host var ``pinmgr_env``, else the one group named like an environment
+    (``KNOWN_ENVS`` plus ``env_names``), else ``default_env``. Roles: ``pinmgr_roles``, else
+    every other group the host is in (except all/ungrouped), restricted to ``role_groups`` if
+    given. ``pinmgr_skip`` leaves a host out. Connection from the usual ``ansible_*`` vars.
+    """
+    env_groups = set(KNOWN_ENVS) | set(env_names)
+    meta = data.get("_meta", {})
+    all_vars = meta.get("hostvars", {}) if isinstance(meta, Mapping) else {}
+    problems: list[PinmgrError] = []
+    hosts: list[Host] = []
+
+    def problem(name: str, message: str) -> None:
+        problems.append(InventoryError(f"ansible host {name!r}: {message}", source))
+
+    for name, groups in sorted(_memberships(data).items()):
+        hostvars: Mapping[str, Any] = all_vars.get(name, {}) or {}
+        if hostvars.get("pinmgr_skip") in (True, "true", "True", "yes", "1"):
+            continue
+        before = len(problems)
+        envs_in = [g for g in groups if g in env_groups]
+        env = hostvars.get("pinmgr_env")
+        if env is not None and not (isinstance(env, str) and env.strip()):
+            problem(name, f"pinmgr_env must be a string, not {env!r}")
+        elif env is None and len(envs_in) > 1:
+            problem(
+                name,
+                f"in several environment groups ({', '.join(sorted(envs_in))}); set pinmgr_env",
+            )
+        elif env is None:
+            env = envs_in[0] if envs_in else default_env
+            if env is None:
+                problem(
+                    name,
+                    "in no environment group "
+                    f"({', '.join(sorted(env_groups))}); set pinmgr_env or pinmgr_skip",
+                )
+
+        if "pinmgr_roles" in hostvars:
+            roles = _roles_var(hostvars["pinmgr_roles"])
+            if roles is None:
+                problem(name, "pinmgr_roles must be a list or a comma-separated string")
+        else:
+            roles = tuple(
+                g
+                for g in groups
+                if g not in NOT_ROLES
+                and g not in env_groups
+                and (role_groups is None or g in role_groups)
+            )
+            if not roles:
+                problem(name, "in no role group; put it in one or set pinmgr_roles")
+
+        connection = str(hostvars.get("ansible_connection") or "ssh")
+        transport = TransportKind.SSH
+        if connection in _LOCAL_CONNECTIONS:
+            transport = TransportKind.LOCAL
+        elif connection not in _SSH_CONNECTIONS:
+            problem(
+                name,
+                f"connection {connection!r} is not supported (local or ssh); "
+                "set pinmgr_skip to leave it out",
+            )
+
+        port: int | None = None
+        raw_port = _first(hostvars, "ansible_port", "ansible_ssh_port")
+        if raw_port is not None:
+            try:
+                port = int(raw_port)
+            except (TypeError, ValueError):
+                port = -1
+            if not 0 < port < 65536:
+                problem(name, f"ansible_port {raw_port!r} is not a port")
+
+        key = _first(hostvars, "ansible_ssh_private_key_file", "ansible_private_key_file")
+        if key is not None:
+            path = Path(str(key)).expanduser()
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            key = str(path)
+        jump = None
+        for var in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
+            if isinstance(hostvars.get(var), str):
+                jump = proxy_jump_from_args(hostvars[var]) or jump
+        pip = _roles_var(hostvars["pinmgr_pip"]) if "pinmgr_pip" in hostvars else ()
+        if pip is None:
+            problem(name, "pinmgr_pip must be a list or a comma-separated string")
+
+        if len(problems) > before or env is None or not roles:
+            continue
+        local = transport is TransportKind.LOCAL
+        hosts.append(
+            Host(
+                name=name,
+                env=env,
+                roles=roles,
+                transport=transport,
+                address=None if local else _first(hostvars, "ansible_host", "ansible_ssh_host"),
+                user=None if local else _first(hostvars, "ansible_user", "ansible_ssh_user"),
+                port=None if local else port,
+                key_file=None if local else key,
+                proxy_jump=None if local else jump,
+                pip=pip or (),
+                source=source,
+            )
+        )
+    if problems:
+        raise InventoryError(problems[0].message, problems[0].location, tuple(problems))
+    return tuple(hosts)
+
+
+def find_executable() -> str | None:
+    """``ansible-inventory`` on PATH, else beside this Python (a virtualenv not on PATH)."""
+    found = shutil.which(EXECUTABLE)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / EXECUTABLE
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
+def run(
+    inventory: str,
+    *,
+    source: Location,
+    timeout: float = 120.0,
+    executable: str | None = None,
+) -> dict[str, Any]:
+    """Run ``ansible-inventory -i INVENTORY --list`` (argv, no shell) and return its JSON."""
+    exe = executable or find_executable()
+    if exe is None:
+        raise InventoryError(
+            f"{EXECUTABLE} not found: install ansible-core to read Ansible inventories", source
+        )
+    if "," not in inventory and not Path(inventory).exists():
+        raise InventoryError(f"ansible inventory {inventory!r} does not exist", source)
+    env = {
+        **os.environ,
+        # An inventory Ansible cannot parse must fail, not turn into an empty one.
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+    }
+    target = inventory if "," in inventory else str(Path(inventory).resolve())
+    argv = [exe, "-i", target, "--list"]
+    cwd = _base_dir(inventory)
+    try:
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise InventoryError(f"{exe} not found: install ansible-core", source) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise InventoryError(
+            f"{EXECUTABLE} -i {inventory} timed out after {timeout:g}s", source
+        ) from exc
+    if done.returncode != 0:
+        raise InventoryError(
+            f"{EXECUTABLE} -i {inventory} failed (exit {done.returncode}): "
+            f"{_last_line(done.stderr) or 'no error output'}",
+            source,
+        )
+    try:
+        data = json.loads(done.stdout)
+    except ValueError as exc:
+        raise InventoryError(f"{EXECUTABLE} printed no JSON: {exc}", source) from exc
+    if not isinstance(data, dict):
+        raise InventoryError(f"{EXECUTABLE} printed JSON that is not an object", source)
+    return data
+
+
+def _base_dir(inventory: str) -> Path | None:
+    """Directory relative key paths are taken from: the inventory's (None for a host list)."""
+    if "," in inventory:
+        return None
+    path = Path(inventory).resolve()
+    return path if path.is_dir() else path.parent
+
+
+def _last_line(output: bytes) -> str:
+    lines = [ln.strip() for ln in output.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def load(
+    inventory: str,
+    *,
+    source: Location,
+    env_names: Iterable[str] = (),
+    default_env: str | None = None,
+    role_groups: Sequence[str] | None = None,
+    executable: str | None = None,
+) -> tuple[Host, ...]:
+    """Run ``ansible-inventory`` on ``inventory`` and map its hosts (see ``parse_list``)."""
+    data = run(inventory, source=source, executable=executable)
+    base_dir = _base_dir(inventory)
+    return parse_list(
+        data,
+        source=source,
+        env_names=env_names,
+        default_env=default_env,
+        role_groups=role_groups,
+        base_dir=base_dir,
+    )
