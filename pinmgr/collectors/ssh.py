@@ -1,0 +1,621 @@
+"""SSH transport (paramiko): one connection per host, one fixed command, strict host keys.
+
+How the command runs: the remote side executes ``sh -s`` and the command text is written to
+its stdin, wrapped in ``{ ... }``, then stdin is closed. That way the probe script is read by a
+POSIX ``sh`` whatever the user's login shell is (csh and fish break on quoted multi-line
+``sh -c '...'``), it never hits argument-length limits, and no quoting is needed. The braces make
+``sh`` read the whole script before running any of it, so a command inside that reads stdin
+sees EOF instead of swallowing the rest of the script.
+
+Speed: the transport is paramiko's ``Transport`` used directly (no ``SSHClient``), with
+curve25519-sha256 first among key exchanges and the host-key algorithms already in known_hosts
+first (so the server presents a key we can verify), TCP_NODELAY, known_hosts parsed once per
+run (``hostkeys.shared_store``) and private keys loaded (and decrypted) once per run.
+
+Every failure is raised as ``CollectFailed`` with a kind and a one-line reason naming the host.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import getpass
+import logging
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+from paramiko.channel import Channel
+from paramiko.ssh_exception import (
+    AuthenticationException,
+    BadAuthenticationType,
+    ChannelException,
+    IncompatiblePeer,
+    PasswordRequiredException,
+    SSHException,
+)
+
+from pinmgr.collectors import hostkeys
+from pinmgr.collectors.base import CommandResult
+from pinmgr.collectors.errors import CollectFailed
+from pinmgr.model import FailureKind, Host
+
+# paramiko logs transport-thread errors at ERROR; without a handler Python's last-resort
+# handler would print them to stderr. Our own CollectFailed reasons carry the information.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+REMOTE_COMMAND = "sh -s"
+
+_WINDOW_SIZE = 8 * 1024 * 1024  # one probe's output fits without window round trips
+_MAX_PACKET = 32768  # OpenSSH's session-channel packet size
+_KEX_FIRST = ("curve25519-sha256@libssh.org", "curve25519-sha256")
+_HOSTKEY_ORDER = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+)
+_CIPHERS_FIRST = ("aes128-gcm@openssh.com", "aes128-ctr", "aes256-gcm@openssh.com")
+_MACS_FIRST = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256")
+# paramiko's own timers are set a little past our deadline so ours always fires first
+# and a timeout is reported as TIMEOUT, not as paramiko's generic "Error reading banner".
+_PARAMIKO_SLACK = 1.0
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    """How to reach hosts over SSH; one instance per run, shared by every host.
+
+    ``known_hosts`` is the user file (read; written by ``accept_new`` when there is no
+    ``project_known_hosts``); ``project_known_hosts`` is read too and receives accepted keys.
+    ``timeout`` passed to ``run`` is the command deadline; ``command_timeout`` is what callers
+    should pass by default (and is used when ``run`` gets a timeout <= 0).
+    ``passphrase(path)`` is asked at most once per encrypted key file per run (None: skip it).
+    """
+
+    known_hosts: str | None = hostkeys.DEFAULT_USER_KNOWN_HOSTS
+    project_known_hosts: str | None = None
+    accept_new: bool = False
+    connect_timeout: float = 10.0
+    command_timeout: float = 300.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    identity_files: tuple[str, ...] = DEFAULT_IDENTITIES
+    allow_agent: bool = True
+    passphrase: Callable[[str], str | None] | None = field(default=None, compare=False)
+    ssh_config: str | None = None
+    hash_known_hosts: bool = False
+
+    def known_hosts_store(self) -> hostkeys.KnownHosts:
+        """The shared, parsed-once store for these files (raises OSError if unreadable)."""
+        reads = tuple(p for p in (self.project_known_hosts, self.known_hosts) if p)
+        write = self.project_known_hosts or self.known_hosts or hostkeys.DEFAULT_USER_KNOWN_HOSTS
+        return hostkeys.shared_store(reads, write, hash_new_entries=self.hash_known_hosts)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One hop of a connection: the target or a jump host, fully resolved."""
+
+    name: str
+    address: str
+    port: int
+    user: str
+    key_files: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.address}:{self.port})"
+
+
+# --- ssh_config and ProxyJump ---------------------------------------------------------------
+
+_configs: dict[str, paramiko.SSHConfig] = {}
+_configs_lock = threading.Lock()
+
+
+def _ssh_config(path: str | None) -> paramiko.SSHConfig | None:
+    if not path:
+        return None
+    with _configs_lock:
+        config = _configs.get(path)
+        if config is None:
+            config = paramiko.SSHConfig.from_path(str(Path(path).expanduser()))
+            _configs[path] = config
+        return config
+
+
+def _config_for(options: SshOptions, name: str) -> dict[str, object]:
+    config = _ssh_config(options.ssh_config)
+    return dict(config.lookup(name)) if config is not None else {}
+
+
+def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
+    """Split one ProxyJump hop ``[user@]host[:port]`` (also ``[v6]:port``, ``ssh://``)."""
+    hop = spec.strip()
+    hop = hop.removeprefix("ssh://")
+    user: str | None = None
+    if "@" in hop:
+        user, _, hop = hop.rpartition("@")
+    port: int | None = None
+    if hop.startswith("["):
+        host, _, rest = hop[1:].partition("]")
+        if rest.startswith(":"):
+            port = int(rest[1:])
+    elif hop.count(":") == 1:
+        host, _, port_text = hop.partition(":")
+        port = int(port_text)
+    else:
+        host = hop
+    if not host or (port is not None and not 0 < port < 65536):
+        raise ValueError(f"bad ProxyJump hop {spec!r}")
+    return user, host, port
+
+
+def _endpoint(
+    options: SshOptions,
+    name: str,
+    *,
+    address: str | None = None,
+    user: str | None = None,
+    port: int | None = None,
+    key_file: str | None = None,
+) -> Endpoint:
+    """Fill what the inventory left empty from ssh_config, then from OpenSSH's defaults."""
+    conf = _config_for(options, name)
+    conf_files = conf.get("identityfile")
+    keys = [key_file] if key_file else []
+    if isinstance(conf_files, list):
+        keys.extend(str(f) for f in conf_files)
+    conf_port = conf.get("port")
+    return Endpoint(
+        name=name,
+        address=address or str(conf.get("hostname") or name),
+        port=port or (int(str(conf_port)) if conf_port else 22),
+        user=user or str(conf.get("user") or getpass.getuser()),
+        key_files=tuple(keys),
+    )
+
+
+def resolve(host: Host, options: SshOptions) -> tuple[Endpoint, ...]:
+    """The hops to connect through, jump hosts first and the target last."""
+    target = _endpoint(
+        options,
+        host.name,
+        address=host.address,
+        user=host.user,
+        port=host.port,
+        key_file=host.key_file,
+    )
+    jump = host.proxy_jump
+    if jump is None:
+        conf_jump = _config_for(options, host.name).get("proxyjump")
+        jump = str(conf_jump) if conf_jump else None
+    hops: list[Endpoint] = []
+    if jump and jump.strip().lower() != "none":
+        for spec in jump.split(","):
+            try:
+                user, name, port = parse_jump(spec)
+            except ValueError as exc:
+                raise CollectFailed(FailureKind.COLLECT_ERROR, f"{target.label}: {exc}") from exc
+            hops.append(_endpoint(options, name, user=user, port=port))
+    return (*hops, target)
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+_keys: dict[str, tuple[tuple[int, int], paramiko.PKey | None]] = {}
+_keys_lock = threading.Lock()
+
+
+def _load_key(path: str, options: SshOptions) -> paramiko.PKey | None:
+    """A private key, parsed and decrypted once per run (None: missing or unusable)."""
+    full = Path(path).expanduser()
+    try:
+        st = full.stat()
+    except OSError:
+        return None
+    sig = (st.st_size, st.st_mtime_ns)
+    with _keys_lock:  # also serialises passphrase prompts
+        cached = _keys.get(str(full))
+        if cached is not None and cached[0] == sig:
+            return cached[1]
+        key: paramiko.PKey | None
+        try:
+            key = paramiko.PKey.from_path(full)
+        except (PasswordRequiredException, TypeError):
+            # paramiko 5 lets cryptography's TypeError through for OpenSSH-format keys.
+            secret = options.passphrase(str(full)) if options.passphrase else None
+            key = None
+            if secret is not None:
+                try:
+                    # The loader hands it to cryptography, which wants bytes.
+                    key = paramiko.PKey.from_path(full, secret.encode())  # type: ignore[arg-type]
+                except (SSHException, ValueError, TypeError, OSError):
+                    key = None
+        except (SSHException, ValueError, OSError):
+            key = None
+        _keys[str(full)] = (sig, key)
+        return key
+
+
+def _public_blob(path: str) -> bytes | None:
+    """The ``.pub`` beside a key file, to match an encrypted key with an agent key."""
+    try:
+        fields = Path(path + ".pub").expanduser().read_text(encoding="ascii").split()
+        return paramiko.PKey.from_type_string(fields[0], base64.b64decode(fields[1])).asbytes()
+    except (OSError, IndexError, ValueError, SSHException, UnicodeDecodeError):
+        return None
+
+
+def _candidate_keys(
+    endpoint: Endpoint, options: SshOptions, agent_keys: tuple[paramiko.PKey, ...]
+) -> Iterator[tuple[str, paramiko.PKey]]:
+    """Keys in OpenSSH's order: explicit files (via agent if it holds them), agent, defaults."""
+    tried: set[bytes] = set()
+    by_blob = {k.asbytes(): k for k in agent_keys}
+    for path in endpoint.key_files:
+        blob = _public_blob(path)
+        key: paramiko.PKey | None = by_blob.get(blob) if blob else None
+        if key is None:
+            key = _load_key(path, options)
+        if key is not None and key.asbytes() not in tried:
+            tried.add(key.asbytes())
+            yield path, key
+    for agent_key in agent_keys:
+        if agent_key.asbytes() not in tried:
+            tried.add(agent_key.asbytes())
+            yield f"agent {hostkeys.fingerprint(agent_key)}", agent_key
+    for path in options.identity_files:
+        if path in endpoint.key_files:
+            continue
+        blob = _public_blob(path)
+        if blob is not None and blob in tried:
+            continue
+        key = _load_key(path, options)
+        if key is not None and key.asbytes() not in tried:
+            tried.add(key.asbytes())
+            yield path, key
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _socket_failure(label: str, exc: OSError) -> CollectFailed:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return CollectFailed(FailureKind.TIMEOUT, f"{label}: connect timed out")
+    if isinstance(exc, socket.gaierror):
+        return CollectFailed(
+            FailureKind.UNREACHABLE, f"{label}: cannot resolve host: {_one_line(exc.strerror)}"
+        )
+    text = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or _one_line(exc)
+    return CollectFailed(FailureKind.UNREACHABLE, f"{label}: {text}")
+
+
+# --- the transport ------------------------------------------------------------------------
+
+
+class SshTransport:
+    """Runs one fixed command on one host over one SSH connection (collectors.base.Transport).
+
+    The connection is opened on first ``run`` (or ``connect``) and reused until ``close``.
+    Not meant to be driven by two threads at once; different hosts run in parallel.
+    """
+
+    def __init__(self, host: Host, options: SshOptions) -> None:
+        self.host = host
+        self.options = options
+        self._lock = threading.Lock()
+        self._transports: list[paramiko.Transport] = []
+        self._label = host.name
+
+    # Transport protocol ---------------------------------------------------------------------
+
+    def run(self, command: str, timeout: float) -> CommandResult:
+        """Run ``command`` with POSIX sh on the host; raise CollectFailed on any failure."""
+        transport = self.connect()
+        limit = timeout if timeout > 0 else self.options.command_timeout
+        deadline = time.monotonic() + limit
+        try:
+            channel = transport.open_session(
+                window_size=_WINDOW_SIZE,
+                max_packet_size=_MAX_PACKET,
+                timeout=limit,
+            )
+        except (SSHException, OSError, EOFError) as exc:
+            raise self._lost(exc, deadline, "opening a session") from exc
+        try:
+            return self._exec(channel, command, deadline, limit)
+        finally:
+            channel.close()
+
+    def close(self) -> None:
+        with self._lock:
+            transports, self._transports = self._transports, []
+        for transport in reversed(transports):
+            with contextlib.suppress(Exception):
+                transport.close()
+
+    # connecting ---------------------------------------------------------------------------
+
+    def connect(self) -> paramiko.Transport:
+        """Open (once) the authenticated connection, through any jump hosts."""
+        with self._lock:
+            if self._transports and self._transports[-1].is_active():
+                return self._transports[-1]
+            self._close_locked()
+            hops = resolve(self.host, self.options)
+            self._label = hops[-1].label
+            try:
+                store = self.options.known_hosts_store()
+            except OSError as exc:
+                raise CollectFailed(
+                    FailureKind.COLLECT_ERROR,
+                    f"{self._label}: cannot read known_hosts: {_one_line(exc)}",
+                ) from exc
+            try:
+                sock: socket.socket | Channel | None = None
+                for index, hop in enumerate(hops):
+                    last = index == len(hops) - 1
+                    label = hop.label if last else f"{self._label}: via jump host {hop.label}"
+                    deadline = time.monotonic() + self.options.connect_timeout
+                    if sock is None:
+                        sock = self._tcp(hop, label, deadline)
+                    transport = self._handshake(hop, sock, store, label, deadline)
+                    self._transports.append(transport)
+                    if not last:
+                        sock = self._forward(transport, hops[index + 1], label, deadline)
+            except BaseException:
+                self._close_locked()
+                raise
+            return self._transports[-1]
+
+    def _close_locked(self) -> None:
+        for transport in reversed(self._transports):
+            with contextlib.suppress(Exception):
+                transport.close()
+        self._transports = []
+
+    def _tcp(self, hop: Endpoint, label: str, deadline: float) -> socket.socket:
+        try:
+            sock = socket.create_connection(
+                (hop.address, hop.port), timeout=max(deadline - time.monotonic(), 0.001)
+            )
+        except OSError as exc:
+            raise _socket_failure(label, exc) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def _forward(
+        self, jump: paramiko.Transport, nxt: Endpoint, label: str, deadline: float
+    ) -> Channel:
+        """A direct-tcpip channel from the jump host to the next hop, used as its socket."""
+        remaining = max(deadline - time.monotonic(), 0.001)
+        try:
+            return jump.open_channel(
+                "direct-tcpip",
+                (nxt.address, nxt.port),
+                ("127.0.0.1", 0),
+                window_size=_WINDOW_SIZE,
+                max_packet_size=_MAX_PACKET,
+                timeout=remaining,
+            )
+        except ChannelException as exc:
+            reason = _one_line(exc.text) or f"code {exc.code}"
+            raise CollectFailed(
+                FailureKind.UNREACHABLE,
+                f"{label} could not reach {nxt.address}:{nxt.port}: {reason}",
+            ) from exc
+        except (SSHException, OSError, EOFError) as exc:
+            kind = (
+                FailureKind.TIMEOUT
+                if time.monotonic() >= deadline or "Timeout" in str(exc)
+                else FailureKind.UNREACHABLE
+            )
+            raise CollectFailed(
+                kind,
+                f"{label} could not reach {nxt.address}:{nxt.port}: {_one_line(exc)}",
+            ) from exc
+
+    def _handshake(
+        self,
+        hop: Endpoint,
+        sock: socket.socket | Channel,
+        store: hostkeys.KnownHosts,
+        label: str,
+        deadline: float,
+    ) -> paramiko.Transport:
+        transport = paramiko.Transport(
+            sock, default_window_size=_WINDOW_SIZE, default_max_packet_size=_MAX_PACKET
+        )
+        try:
+            remaining = max(deadline - time.monotonic(), 0.001)
+            transport.banner_timeout = remaining + _PARAMIKO_SLACK
+            transport.handshake_timeout = remaining + _PARAMIKO_SLACK
+            transport.auth_timeout = remaining + _PARAMIKO_SLACK
+            _prefer_fast(transport, store.preferred_algorithms(hop.address, hop.port))
+            done = threading.Event()
+            transport.start_client(event=done)
+            if not done.wait(remaining) and transport.is_active():
+                raise CollectFailed(
+                    FailureKind.TIMEOUT,
+                    f"{label}: SSH handshake timed out after {self.options.connect_timeout:g}s",
+                )
+            if not transport.is_active():
+                raise _handshake_failure(label, transport.get_exception())
+            server_key = transport.get_remote_server_key()
+            store.check(
+                label, hop.address, hop.port, server_key, accept_new=self.options.accept_new
+            )
+            self._authenticate(transport, hop, label, deadline)
+        except BaseException:
+            transport.close()
+            raise
+        return transport
+
+    def _authenticate(
+        self, transport: paramiko.Transport, hop: Endpoint, label: str, deadline: float
+    ) -> None:
+        agent: paramiko.Agent | None = None
+        agent_keys: tuple[paramiko.PKey, ...] = ()
+        if self.options.allow_agent and os.environ.get("SSH_AUTH_SOCK"):
+            try:
+                agent = paramiko.Agent()
+                agent_keys = tuple(agent.get_keys())
+            except (SSHException, OSError):
+                agent_keys = ()
+        tried: list[str] = []
+        try:
+            for source, key in _candidate_keys(hop, self.options, agent_keys):
+                if time.monotonic() >= deadline:
+                    raise CollectFailed(FailureKind.TIMEOUT, f"{label}: authentication timed out")
+                tried.append(source)
+                try:
+                    remaining_methods = transport.auth_publickey(hop.user, key)
+                except BadAuthenticationType as exc:
+                    allowed = ", ".join(exc.allowed_types) or "none"
+                    raise CollectFailed(
+                        FailureKind.AUTH_FAILED,
+                        f"{label}: server does not accept public keys for {hop.user} "
+                        f"(allows: {allowed})",
+                    ) from exc
+                except AuthenticationException as exc:
+                    if "timeout" in str(exc).lower():
+                        raise CollectFailed(
+                            FailureKind.TIMEOUT, f"{label}: authentication timed out"
+                        ) from exc
+                    if not transport.is_active():
+                        break  # server gave up (MaxAuthTries)
+                    continue
+                except (SSHException, OSError, EOFError) as exc:
+                    raise CollectFailed(
+                        FailureKind.AUTH_FAILED,
+                        f"{label}: authentication as {hop.user} failed: {_one_line(exc)}",
+                    ) from exc
+                if transport.is_authenticated():
+                    return
+                if remaining_methods:
+                    raise CollectFailed(
+                        FailureKind.AUTH_FAILED,
+                        f"{label}: server requires more than a key for {hop.user} "
+                        f"({', '.join(remaining_methods)})",
+                    )
+        finally:
+            if agent is not None:
+                agent.close()
+        what = f"tried {', '.join(tried)}" if tried else "no usable key (agent, key files)"
+        raise CollectFailed(
+            FailureKind.AUTH_FAILED, f"{label}: authentication as {hop.user} failed: {what}"
+        )
+
+    # running ------------------------------------------------------------------------------
+
+    def _exec(self, channel: Channel, command: str, deadline: float, limit: float) -> CommandResult:
+        # exec_command waits for the server's reply without a timeout: a watchdog closes
+        # the channel at the deadline, which wakes it.
+        watchdog = threading.Timer(limit, channel.close)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            try:
+                channel.exec_command(REMOTE_COMMAND)
+            finally:
+                watchdog.cancel()
+            channel.settimeout(max(deadline - time.monotonic(), 0.001))
+            channel.sendall(("{\n" + command + "\n}\n").encode())
+            channel.shutdown_write()
+            stdout, stderr = self._collect(channel, deadline, limit)
+            if not channel.status_event.wait(max(deadline - time.monotonic(), 0)):
+                raise self._timeout(limit)
+            return CommandResult(channel.exit_status, stdout, stderr)
+        except CollectFailed:
+            raise
+        except (SSHException, OSError, EOFError) as exc:
+            raise self._lost(exc, deadline, "running the command") from exc
+
+    def _collect(self, channel: Channel, deadline: float, limit: float) -> tuple[bytes, bytes]:
+        """Drain stdout and stderr together until EOF, under the byte cap and deadline."""
+        cap = self.options.max_bytes
+        out = bytearray()
+        err = bytearray()
+        poller = select.poll()
+        poller.register(channel.fileno(), select.POLLIN)
+        while True:
+            progressed = False
+            while channel.recv_ready():
+                out += channel.recv(1 << 20)
+                progressed = True
+            while channel.recv_stderr_ready():
+                err += channel.recv_stderr(1 << 20)
+                progressed = True
+            if len(out) + len(err) > cap:
+                raise CollectFailed(
+                    FailureKind.COLLECT_ERROR, f"{self._label}: output over {cap} bytes"
+                )
+            if channel.eof_received or channel.closed:
+                if not channel.recv_ready() and not channel.recv_stderr_ready():
+                    return bytes(out), bytes(err)
+                continue
+            if progressed:
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._timeout(limit)
+            poller.poll(min(remaining, 1.0) * 1000)
+
+    def _timeout(self, limit: float) -> CollectFailed:
+        return CollectFailed(
+            FailureKind.TIMEOUT, f"{self._label}: command did not finish within {limit:g}s"
+        )
+
+    def _lost(self, exc: BaseException, deadline: float, doing: str) -> CollectFailed:
+        if time.monotonic() >= deadline - 0.01:
+            return CollectFailed(FailureKind.TIMEOUT, f"{self._label}: timed out {doing}")
+        return CollectFailed(
+            FailureKind.UNREACHABLE,
+            f"{self._label}: connection lost while {doing}: {_one_line(exc) or type(exc).__name__}",
+        )
+
+
+def _prefer_fast(transport: paramiko.Transport, known_algorithms: tuple[str, ...]) -> None:
+    """curve25519 first, host-key types we can verify first, AEAD cipher first."""
+    opts = transport.get_security_options()
+    opts.kex = _reorder(opts.kex, _KEX_FIRST)
+    available = tuple(a for a in _HOSTKEY_ORDER if a in opts.key_types) or tuple(opts.key_types)
+    opts.key_types = _reorder(available, known_algorithms)
+    opts.ciphers = _reorder(opts.ciphers, _CIPHERS_FIRST)
+    opts.digests = _reorder(opts.digests, _MACS_FIRST)
+
+
+def _reorder(current: Sequence[str], first: Sequence[str]) -> tuple[str, ...]:
+    head = tuple(a for a in first if a in current)
+    return head + tuple(a for a in current if a not in head)
+
+
+def _handshake_failure(label: str, exc: BaseException | None) -> CollectFailed:
+    text = _one_line(exc) if exc is not None else ""
+    if isinstance(exc, IncompatiblePeer):
+        return CollectFailed(FailureKind.COLLECT_ERROR, f"{label}: SSH negotiation failed: {text}")
+    if isinstance(exc, OSError) and not isinstance(exc, socket.timeout | TimeoutError):
+        return _socket_failure(label, exc)
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return CollectFailed(FailureKind.TIMEOUT, f"{label}: SSH handshake timed out")
+    if exc is None or isinstance(exc, EOFError) or "banner" in text.lower():
+        return CollectFailed(
+            FailureKind.UNREACHABLE, f"{label}: connection closed by server during SSH handshake"
+        )
+    return CollectFailed(FailureKind.COLLECT_ERROR, f"{label}: SSH handshake failed: {text}")

@@ -1,0 +1,364 @@
+"""SshTransport against real sshd processes on loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pinmgr.collectors.errors import CollectFailed
+from pinmgr.collectors.ssh import SshOptions, SshTransport, parse_jump
+from pinmgr.model import FailureKind
+
+from .conftest import Keys, Sshd, StartSshd, keygen, make_host, openssh_fingerprint
+
+
+def trust(known_hosts: Path, *servers: Sshd) -> None:
+    known_hosts.parent.mkdir(parents=True, exist_ok=True)
+    with known_hosts.open("a") as f:
+        for server in servers:
+            f.write(server.known_hosts_line())
+
+
+def run(server: Sshd, options: SshOptions, command: str, timeout: float = 20, **kw: object):  # type: ignore[no-untyped-def]
+    transport = SshTransport(make_host(server, **kw), options)
+    try:
+        return transport.run(command, timeout)
+    finally:
+        transport.close()
+
+
+def failure(
+    server: Sshd, options: SshOptions, command: str = "true", **kw: object
+) -> CollectFailed:
+    with pytest.raises(CollectFailed) as info:
+        run(server, options, command, **kw)
+    assert "\n" not in info.value.reason
+    return info.value
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def test_runs_command_and_returns_rc_stdout_stderr(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    trust(known_hosts, sshd)
+    result = run(sshd, options, "printf 'out\\n'; printf err >&2; exit 3")
+    assert result.rc == 3
+    assert result.stdout == b"out\n"
+    assert result.stderr == b"err"
+
+
+def test_multiline_script_runs_under_sh_and_stdin_is_empty(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    trust(known_hosts, sshd)
+    script = "x='it''s'\ncat\nif [ -n \"$x\" ]; then\n  echo \"done $x\"\nfi\n# trailing comment"
+    result = run(sshd, options, script)
+    # `cat` read stdin: it must see EOF, not the rest of the script.
+    assert result.stdout == b"done its\n"
+    assert result.rc == 0
+
+
+def test_one_connection_serves_several_runs(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    trust(known_hosts, sshd)
+    transport = SshTransport(make_host(sshd), options)
+    try:
+        first = transport.run("echo $SSH_CONNECTION", 10).stdout.split()[1]
+        second = transport.run("echo $SSH_CONNECTION", 10).stdout.split()[1]
+    finally:
+        transport.close()
+    transport.close()  # idempotent
+    assert first == second  # same client port: the same TCP connection
+
+
+def test_large_output_is_complete(sshd: Sshd, options: SshOptions, known_hosts: Path) -> None:
+    trust(known_hosts, sshd)
+    result = run(sshd, options, "head -c 20000000 /dev/zero; head -c 300000 /dev/zero >&2")
+    assert len(result.stdout) == 20_000_000
+    assert len(result.stderr) == 300_000
+
+
+# --- host keys -----------------------------------------------------------------------------
+
+
+def test_unknown_host_key_is_refused_with_fingerprint_and_file_untouched(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, keys: Keys
+) -> None:
+    known_hosts.parent.mkdir(parents=True)
+    other = f"otherhost {Path(f'{keys.other_host}.pub').read_text().split()[0]} "
+    other += Path(f"{keys.other_host}.pub").read_text().split()[1] + "\n"
+    known_hosts.write_text(other)
+    before = known_hosts.read_bytes()
+    err = failure(sshd, options)
+    assert err.kind is FailureKind.HOSTKEY_UNKNOWN
+    assert openssh_fingerprint(sshd.host_key) in err.reason
+    assert f"ssh-keyscan -p {sshd.port} -t ed25519 {sshd.address} >> {known_hosts}" in err.reason
+    assert "--accept-new" in err.reason
+    assert err.reason.startswith("web1 ")
+    assert known_hosts.read_bytes() == before
+
+
+def test_unknown_host_key_does_not_create_the_file(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    assert failure(sshd, options).kind is FailureKind.HOSTKEY_UNKNOWN
+    assert not known_hosts.exists()
+
+
+def test_accept_new_records_key_then_strict_mode_works(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    result = run(sshd, dataclasses.replace(options, accept_new=True), "echo hi")
+    assert result.stdout == b"hi\n"
+    text = known_hosts.read_text()
+    assert text == sshd.known_hosts_line()
+    # OpenSSH itself finds the entry under the [host]:port name.
+    found = subprocess.run(
+        ["ssh-keygen", "-F", f"[{sshd.address}]:{sshd.port}", "-f", str(known_hosts)],
+        capture_output=True,
+        text=True,
+    )
+    assert found.returncode == 0
+    assert run(sshd, options, "echo again").stdout == b"again\n"
+
+
+def test_accept_new_writes_project_file_and_leaves_user_file(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project" / "known_hosts"
+    project.parent.mkdir()
+    project.write_text("# project hosts")  # no trailing newline: must not glue lines
+    opts = dataclasses.replace(options, project_known_hosts=str(project), accept_new=True)
+    assert run(sshd, opts, "echo ok").rc == 0
+    assert project.read_text() == "# project hosts\n" + sshd.known_hosts_line()
+    assert not known_hosts.exists()
+
+
+def test_accept_new_from_many_threads_appends_once(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    opts = dataclasses.replace(options, accept_new=True)
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            run(sshd, opts, "true")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert known_hosts.read_text() == sshd.known_hosts_line()
+
+
+def test_hashed_known_hosts_entry_is_understood(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    trust(known_hosts, sshd)
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known_hosts)], check=True)
+    assert known_hosts.read_text().startswith("|1|")
+    assert run(sshd, options, "echo hashed").stdout == b"hashed\n"
+
+
+@pytest.mark.parametrize("accept_new", [False, True])
+def test_changed_host_key_is_refused_and_file_byte_identical(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, keys: Keys, accept_new: bool
+) -> None:
+    known_hosts.parent.mkdir(parents=True)
+    known_hosts.write_text("# mine\n" + sshd.known_hosts_line(keys.other_host))
+    before = known_hosts.read_bytes()
+    err = failure(sshd, dataclasses.replace(options, accept_new=accept_new))
+    assert err.kind is FailureKind.HOSTKEY_CHANGED
+    assert openssh_fingerprint(keys.other_host) in err.reason
+    assert openssh_fingerprint(sshd.host_key) in err.reason
+    assert known_hosts.read_bytes() == before
+
+
+def test_revoked_host_key_is_refused(sshd: Sshd, options: SshOptions, known_hosts: Path) -> None:
+    trust(known_hosts, sshd)
+    with known_hosts.open("a") as f:
+        f.write("@revoked * " + sshd.known_hosts_line().split(" ", 1)[1])
+    err = failure(sshd, options)
+    assert err.kind is FailureKind.HOSTKEY_CHANGED
+    assert "revoked" in err.reason
+
+
+# --- auth ----------------------------------------------------------------------------------
+
+
+def test_wrong_key_is_auth_failed(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, keys: Keys
+) -> None:
+    trust(known_hosts, sshd)
+    err = failure(sshd, dataclasses.replace(options, identity_files=(str(keys.other_client),)))
+    assert err.kind is FailureKind.AUTH_FAILED
+    assert err.reason.startswith(f"web1 ({sshd.address}:{sshd.port}): authentication as ")
+    assert str(keys.other_client) in err.reason
+
+
+def test_no_key_at_all_is_auth_failed(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, tmp_path: Path
+) -> None:
+    trust(known_hosts, sshd)
+    opts = dataclasses.replace(options, identity_files=(str(tmp_path / "missing"),))
+    err = failure(sshd, opts)
+    assert err.kind is FailureKind.AUTH_FAILED
+    assert "no usable key" in err.reason
+
+
+def test_host_key_file_is_tried_first(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, keys: Keys
+) -> None:
+    trust(known_hosts, sshd)
+    opts = dataclasses.replace(options, identity_files=(str(keys.other_client),))
+    assert run(sshd, opts, "echo k", key_file=str(keys.client)).stdout == b"k\n"
+
+
+def test_encrypted_key_uses_passphrase_callback_once(
+    start_sshd: StartSshd, options: SshOptions, known_hosts: Path, tmp_path: Path
+) -> None:
+    locked = keygen(tmp_path / "locked", passphrase="s3cret pass")
+    server = start_sshd(authorized=locked)
+    trust(known_hosts, server)
+    asked: list[str] = []
+
+    def passphrase(path: str) -> str:
+        asked.append(path)
+        return "s3cret pass"
+
+    opts = dataclasses.replace(options, identity_files=(str(locked),), passphrase=passphrase)
+    assert run(server, opts, "echo a").stdout == b"a\n"
+    assert run(server, opts, "echo b").stdout == b"b\n"
+    assert asked == [str(locked)]
+
+
+def test_encrypted_key_without_passphrase_is_skipped(
+    start_sshd: StartSshd, options: SshOptions, known_hosts: Path, tmp_path: Path
+) -> None:
+    locked = keygen(tmp_path / "locked2", passphrase="other")
+    server = start_sshd(authorized=locked)
+    trust(known_hosts, server)
+    err = failure(server, dataclasses.replace(options, identity_files=(str(locked),)))
+    assert err.kind is FailureKind.AUTH_FAILED
+
+
+# --- network failures, caps and deadlines -------------------------------------------------
+
+
+def test_closed_port_is_unreachable(options: SshOptions) -> None:
+    port = 1
+    with socket.socket() as s:  # find a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    host = make_host(Sshd("127.0.0.1", port, Path("-"), None), name="db9")  # type: ignore[arg-type]
+    with pytest.raises(CollectFailed) as info:
+        SshTransport(host, options).run("true", 5)
+    assert info.value.kind is FailureKind.UNREACHABLE
+    assert info.value.reason == f"db9 (127.0.0.1:{port}): Connection refused"
+
+
+def test_output_over_cap_is_collect_error(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    trust(known_hosts, sshd)
+    opts = dataclasses.replace(options, max_bytes=100_000)
+    err = failure(sshd, opts, "head -c 5000000 /dev/zero")
+    assert err.kind is FailureKind.COLLECT_ERROR
+    assert err.reason.endswith("output over 100000 bytes")
+    # stdout and stderr count together
+    err = failure(sshd, opts, "head -c 60000 /dev/zero; head -c 60000 /dev/zero >&2")
+    assert err.kind is FailureKind.COLLECT_ERROR
+
+
+def test_command_that_never_ends_times_out_and_connection_survives(
+    sshd: Sshd, options: SshOptions, known_hosts: Path
+) -> None:
+    trust(known_hosts, sshd)
+    transport = SshTransport(make_host(sshd), options)
+    try:
+        started = time.monotonic()
+        with pytest.raises(CollectFailed) as info:
+            transport.run("echo partial; sleep 600", 1.0)
+        elapsed = time.monotonic() - started
+        assert info.value.kind is FailureKind.TIMEOUT
+        assert "within 1s" in info.value.reason
+        assert 0.9 <= elapsed < 4
+        assert transport.run("echo still", 10).stdout == b"still\n"
+    finally:
+        transport.close()
+
+
+def test_listener_without_banner_times_out_within_connect_timeout(
+    options: SshOptions,
+) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        host = make_host(Sshd("127.0.0.1", port, Path("-"), None), name="mute")  # type: ignore[arg-type]
+        transport = SshTransport(host, dataclasses.replace(options, connect_timeout=1.0))
+        started = time.monotonic()
+        with pytest.raises(CollectFailed) as info:
+            transport.run("true", 30)
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    assert info.value.kind is FailureKind.TIMEOUT
+    assert info.value.reason.startswith(f"mute (127.0.0.1:{port}): ")
+    assert 0.9 <= elapsed < 3
+
+
+# --- ProxyJump -----------------------------------------------------------------------------
+
+
+def test_proxy_jump_reaches_target_only_through_the_jump_host(
+    start_sshd: StartSshd, options: SshOptions, known_hosts: Path
+) -> None:
+    target = start_sshd()
+    decoy = start_sshd()
+    # The jump host may only forward to the target: proves traffic really goes through it.
+    jump = start_sshd(extra=f"PermitOpen 127.0.0.1:{target.port}\n")
+    trust(known_hosts, target, decoy, jump)
+    spec = f"root@127.0.0.1:{jump.port}"
+    result = run(target, options, "echo via-jump", proxy_jump=spec)
+    assert result.stdout == b"via-jump\n"
+
+    err = failure(decoy, options, proxy_jump=spec)
+    assert err.kind is FailureKind.UNREACHABLE
+    assert f"via jump host 127.0.0.1 (127.0.0.1:{jump.port})" in err.reason
+    assert f"could not reach 127.0.0.1:{decoy.port}" in err.reason
+
+
+def test_proxy_jump_host_key_is_checked(
+    start_sshd: StartSshd, options: SshOptions, known_hosts: Path
+) -> None:
+    target = start_sshd()
+    jump = start_sshd()
+    trust(known_hosts, target)  # the jump host is not trusted
+    err = failure(target, options, proxy_jump=f"127.0.0.1:{jump.port}")
+    assert err.kind is FailureKind.HOSTKEY_UNKNOWN
+    assert err.reason.startswith(f"web1 (127.0.0.1:{target.port}): via jump host")
+    assert openssh_fingerprint(jump.host_key) in err.reason
+
+
+def test_parse_jump() -> None:
+    assert parse_jump("alice@bastion:2222") == ("alice", "bastion", 2222)
+    assert parse_jump("bastion") == (None, "bastion", None)
+    assert parse_jump("ssh://bob@[::1]:22") == ("bob", "::1", 22)
+    assert parse_jump("[fe80::1]") == (None, "fe80::1", None)
+    with pytest.raises(ValueError, match="bad ProxyJump"):
+        parse_jump("a@b:0")
