@@ -30,8 +30,8 @@ _WILDCARD_CHARS = frozenset("*?![")
 def _expand_includes(path: Path, depth: int = 0) -> str:
     """Text of ``path`` with every ``Include`` line replaced by the files it names (globbed).
 
-    Relative names resolve against the including file's directory (``~/.ssh`` for the user
-    config, as OpenSSH does); files that do not exist are skipped, as OpenSSH skips them.
+    Relative names resolve against ``~/.ssh``, as OpenSSH does for any user config (also one
+    given with ``ssh -F``); files that do not exist are skipped, as OpenSSH skips them.
     """
     if depth > _MAX_INCLUDE_DEPTH:
         raise InventoryError(
@@ -52,7 +52,7 @@ def _expand_includes(path: Path, depth: int = 0) -> str:
         for arg in match.group("args").split():
             pattern = Path(arg.strip("\"'")).expanduser()
             if not pattern.is_absolute():
-                pattern = path.parent / pattern
+                pattern = Path("~/.ssh").expanduser() / pattern
             # Path.glob takes no absolute patterns; glob.glob does.
             for name in sorted(glob.glob(str(pattern))):  # noqa: PTH207
                 if Path(name).is_file():
