@@ -31,19 +31,23 @@ TRANSPORTS: dict[TransportKind, str] = {
 }
 """Lazy registry: the SSH module (and paramiko) is imported only when a host needs it."""
 
+SSH_OPTIONS = "pinmgr.collectors.ssh:SshOptions"
+
 INTERRUPTED = "interrupted"
 _POLL = 0.1  # bounds how late a cancel or pool deadline is noticed, not how results arrive
 
 
+def _load(target: str, what: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise CollectFailed(FailureKind.COLLECT_ERROR, f"{what} unavailable: {exc}") from exc
+
+
 def load_transport_class(kind: TransportKind) -> Any:
     """Import the transport class registered for ``kind``; CollectFailed if unavailable."""
-    module_name, _, class_name = TRANSPORTS[kind].partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise CollectFailed(
-            FailureKind.COLLECT_ERROR, f"{kind.value} transport unavailable: {exc}"
-        ) from exc
+    return _load(TRANSPORTS[kind], f"{kind.value} transport")
 
 
 def make_transport_factory(
@@ -51,7 +55,8 @@ def make_transport_factory(
 ) -> TransportFactory:
     """A factory choosing each host's transport by ``Host.transport``.
 
-    ``ssh_options`` is passed through untouched to ``SshTransport(host, options)``.
+    ``ssh_options`` (a ``collectors.ssh.SshOptions``; default ``SshOptions()``) is passed
+    through untouched to ``SshTransport(host, options)``.
     """
 
     def factory(host: Host) -> Transport:
@@ -60,7 +65,10 @@ def make_transport_factory(
             case TransportKind.LOCAL:
                 transport: Transport = cls(host, max_bytes=max_bytes)
             case TransportKind.SSH:
-                transport = cls(host) if ssh_options is None else cls(host, ssh_options)
+                options = (
+                    _load(SSH_OPTIONS, "ssh options")() if ssh_options is None else ssh_options
+                )
+                transport = cls(host, options)
             case _:
                 assert_never(host.transport)
         return transport
@@ -106,7 +114,8 @@ def collect_all(
     """Collect every host, at most ``jobs`` at once; results in input order.
 
     ``timeout`` is each attempt's transport timeout; an attempt still running after
-    ``timeout + grace`` (default: max(5s, timeout/2)) is abandoned as ``TIMEOUT``. A transient
+    ``timeout + grace`` (default: max(15s, timeout/2), room for an SSH connect) is abandoned
+    as ``TIMEOUT``. A transient
     ``UNREACHABLE`` is retried once after ``retry_delay``. On ``cancel`` or Ctrl-C no new
     host starts and every host without a result becomes ``COLLECT_ERROR: interrupted``.
     """
@@ -114,7 +123,7 @@ def collect_all(
         raise ValueError("jobs must be at least 1")
     host_list = list(hosts)
     results: list[Result | None] = [None] * len(host_list)
-    limit = timeout + (grace if grace is not None else max(5.0, timeout / 2))
+    limit = timeout + (grace if grace is not None else max(15.0, timeout / 2))
     stop = threading.Event()
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     done: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
@@ -129,14 +138,18 @@ def collect_all(
             running[index] = time.monotonic()
         return _collect_once(host_list[index], transport_factory, timeout)
 
+    def stopping() -> bool:
+        return stop.is_set() or (cancel is not None and cancel.is_set())
+
     def worker() -> None:
-        while not stop.is_set():
+        while not stopping():
             try:
                 index = todo.get_nowait()
             except queue.Empty:
                 return
             result, transient = attempt(index)
-            if transient and not stop.wait(retry_delay):
+            # The main thread turns a cancel into ``stop`` within _POLL, ending this wait.
+            if transient and not stop.wait(retry_delay) and not stopping():
                 result, _ = attempt(index)
                 if isinstance(result, HostFailure):
                     result = HostFailure(result.host, result.kind, f"{result.reason} (retried)")
