@@ -1,7 +1,7 @@
 """Write docs/cli.md from the real ``--help`` of every pinmgr command.
 
 python scripts/cli_docs.py          # rewrite docs/cli.md
-python scripts/cli_docs.py --check  # exit 1 if docs/cli.md is stale (run in CI by the tests)
+python scripts/cli_docs.py --check  # exit 1 if docs/cli.md is stale (a test runs this)
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import typer
-from click import Command, Context, Group
 from typer.main import get_command
+from typer.testing import CliRunner
 
 from pinmgr.cli import app
 
@@ -25,42 +24,48 @@ could not be collected (takes precedence over 1).
 """
 
 
-def help_text(cmd: Command, name: str, parent: Context | None = None) -> str:
-    ctx = Context(cmd, info_name=name, parent=parent, terminal_width=100, max_content_width=100)
-    return cmd.get_help(ctx)
+def command_names() -> list[str]:
+    """Every visible top-level command and subcommand, as argv prefixes joined by spaces."""
+    root = get_command(app)
+    names: list[str] = []
+
+    def walk(cmd: object, prefix: list[str]) -> None:
+        sub = getattr(cmd, "commands", None) or {}
+        for name in sorted(sub):
+            child = sub[name]
+            if getattr(child, "hidden", False):
+                continue
+            names.append(" ".join([*prefix, name]))
+            walk(child, [*prefix, name])
+
+    walk(root, [])
+    return names
 
 
-def commands(group: Group) -> list[tuple[str, Command]]:
-    ctx = Context(group, info_name="pinmgr")
-    out: list[tuple[str, Command]] = []
-    for name in group.list_commands(ctx):
-        cmd = group.get_command(ctx, name)
-        if cmd is not None and not cmd.hidden:
-            out.append((name, cmd))
-    return out
+def help_of(argv: list[str]) -> str:
+    result = CliRunner().invoke(app, [*argv, "--help"], prog_name="pinmgr", env={"COLUMNS": "100"})
+    if result.exit_code != 0:
+        raise SystemExit(f"pinmgr {' '.join(argv)} --help failed: {result.output}")
+    return result.output.rstrip()
 
 
 def render() -> str:
-    root = get_command(app)
-    assert isinstance(root, Group)
-    parts = [HEADER, "## pinmgr\n", "```text", help_text(root, "pinmgr").rstrip(), "```\n"]
-    parent = Context(root, info_name="pinmgr")
-    for name, cmd in commands(root):
-        parts += [f"## pinmgr {name}\n", "```text", help_text(cmd, name, parent).rstrip(), "```\n"]
+    parts = [HEADER, "## pinmgr\n", "```text", help_of([]), "```\n"]
+    for name in command_names():
+        parts += [f"## pinmgr {name}\n", "```text", help_of(name.split()), "```\n"]
     return "\n".join(parts)
 
 
-def main(
-    check: bool = typer.Option(False, "--check", help="Fail if docs/cli.md is stale."),
-) -> None:
+def main(argv: list[str]) -> int:
     text = render()
-    if check:
+    if "--check" in argv:
         if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
-            sys.stderr.write(f"{DOC} is stale: run python scripts/cli_docs.py\n")
-            raise typer.Exit(1)
-        return
+            sys.stderr.write(f"{DOC.name} is stale: run python scripts/cli_docs.py\n")
+            return 1
+        return 0
     DOC.write_text(text, encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    sys.exit(main(sys.argv[1:]))

@@ -7,14 +7,24 @@ from enum import Enum
 from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, EXIT_OK
 from pinmgr.model import CheckReport, FindingKind, assert_never
 
-DRIFT_KINDS = frozenset({FindingKind.DRIFT, FindingKind.MISSING, FindingKind.UNSUPPORTED_OS})
+DRIFT_KINDS = frozenset(
+    {
+        FindingKind.DRIFT,
+        FindingKind.MISSING,
+        FindingKind.UNSUPPORTED_OS,
+        FindingKind.INCONSISTENT,
+        FindingKind.MIXED_OS,
+    }
+)
+# ``--fail-on drift``: only version drift against the pins and OS-release problems.
+VERSION_KINDS = frozenset({FindingKind.DRIFT, FindingKind.UNSUPPORTED_OS, FindingKind.MIXED_OS})
 
 
 class FailOn(str, Enum):
     """Which findings make ``pinmgr check`` fail. Host failures always exit 3 unless ``never``."""
 
-    ANY = "any"  # drift, missing, unsupported-os, or any host not collected (default)
-    DRIFT = "drift"  # drift or unsupported-os only; missing packages do not fail
+    ANY = "any"  # any drift, missing, unsupported-os, inconsistent, mixed-os or host failure
+    DRIFT = "drift"  # drift, unsupported-os and mixed-os only; missing packages do not fail
     MISSING = "missing"  # missing packages only
     UNREACHABLE = "unreachable"  # only hosts that could not be collected
     NEVER = "never"  # always 0 (report only)
@@ -32,7 +42,7 @@ def exit_code(report: CheckReport, fail_on: FailOn = FailOn.ANY) -> int:
         case FailOn.ANY:
             drift = bool(kinds & DRIFT_KINDS)
         case FailOn.DRIFT:
-            drift = bool(kinds & {FindingKind.DRIFT, FindingKind.UNSUPPORTED_OS})
+            drift = bool(kinds & VERSION_KINDS)
         case FailOn.MISSING:
             drift = FindingKind.MISSING in kinds
         case _:

@@ -1,4 +1,9 @@
-"""Terminal table: one row per finding, problems first in colour, a one-line summary.
+"""Terminal table: findings grouped across hosts, an environment matrix, a one-line summary.
+
+Identical findings on many hosts (same env, role, package, pin, installed version and kind)
+collapse into one row ("37 hosts"), so a fleet-wide upgrade reads as one event; ``by_host``
+lists every host. When the report spans several environments, a matrix shows per package
+what each environment really has next to the pin.
 
 Renders into a string (``Console(file=StringIO())``) so the CLI decides where it goes and tests
 compare it byte for byte. Host-supplied text goes through ``printable`` and ``rich.text.Text``
@@ -8,6 +13,7 @@ so neither escape sequences nor ``[markup]`` from a host are ever interpreted.
 from __future__ import annotations
 
 import io
+from collections import Counter, defaultdict
 
 from rich.console import Console
 from rich.table import Table
@@ -23,8 +29,14 @@ STYLES: dict[FindingKind, str] = {
     FindingKind.UNSUPPORTED_OS: "bold magenta",
     FindingKind.UNPINNED: "cyan",
     FindingKind.WAIVED: "blue",
+    FindingKind.INCONSISTENT: "yellow",
+    FindingKind.MIXED_OS: "magenta",
 }
-FAILURE_STYLE = "bold white on red"
+FAILURE_STYLE = "bold red"
+# Kinds whose versions describe what an environment has, for the matrix.
+_MATRIX_KINDS = frozenset(
+    {FindingKind.OK, FindingKind.DRIFT, FindingKind.MISSING, FindingKind.WAIVED}
+)
 
 
 def status(f: Finding) -> str:
@@ -46,10 +58,42 @@ def summary_line(report: CheckReport) -> str:
     return f"{hosts}: {', '.join(parts) if parts else 'nothing to check'}"
 
 
-def render(
-    report: CheckReport, *, width: int = 100, color: bool = True, show_ok: bool = True
-) -> str:
-    console = Console(
+def _group_key(f: Finding) -> tuple[object, ...]:
+    eco = f.ecosystem.value if f.ecosystem else ""
+    return (
+        f.env,
+        f.role,
+        eco,
+        f.package,
+        f.expected,
+        f.actual,
+        f.kind,
+        f.direction,
+        f.reason,
+        f.waiver_reason,
+    )
+
+
+def grouped(findings: tuple[Finding, ...]) -> list[tuple[Finding, list[str]]]:
+    """Findings that differ only by host, as (first finding, hosts); order kept.
+
+    Host failures never group: their reason names the host and is the point.
+    """
+    groups: dict[tuple[object, ...], tuple[Finding, list[str]]] = {}
+    order: list[tuple[object, ...]] = []
+    for f in findings:
+        key = (f.host, *_group_key(f)) if f.kind.is_host_failure else _group_key(f)
+        if key not in groups:
+            groups[key] = (f, [])
+            order.append(key)
+        groups[key][1].append(f.host)
+    rows = [groups[k] for k in order]
+    # Problems before ok: what needs action is read first.
+    return sorted(rows, key=lambda r: (r[0].kind is FindingKind.OK,))
+
+
+def _console(width: int, color: bool) -> Console:
+    return Console(
         file=io.StringIO(),
         width=width,
         force_terminal=color,
@@ -59,24 +103,120 @@ def render(
         emoji=False,
         legacy_windows=False,
     )
-    rows = [f for f in report.findings if show_ok or f.kind is not FindingKind.OK]
-    if rows:
-        table = Table(show_edge=False, pad_edge=False, expand=False, header_style="bold")
-        for name in ("env", "host", "role", "eco", "package", "pinned", "installed", "status"):
-            table.add_column(name, overflow="fold")
-        for f in rows:
-            style = STYLES.get(f.kind, FAILURE_STYLE)
-            detail = f.reason or f.waiver_reason
-            table.add_row(
-                Text(printable(f.env)),
-                Text(printable(f.host)),
-                Text(printable(f.role)),
-                Text(f.ecosystem.value if f.ecosystem else ""),
-                Text(printable(f.package)),
-                Text(printable(f.expected)),
-                Text(printable(f.actual)),
-                Text(status(f) + (f": {printable(detail)}" if detail else ""), style=style),
-            )
+
+
+_CONTEXT_COLUMNS = ("env", "host", "role", "eco")
+
+
+def _findings_table(
+    report: CheckReport, *, by_host: bool, show_ok: bool
+) -> tuple[Table | None, str]:
+    """The findings table and a context line naming the columns left out.
+
+    A column holding one value in every row (one environment, one host...) is said once
+    above the table instead, so versions get the width at 80 columns.
+    """
+    findings = tuple(f for f in report.findings if show_ok or f.kind is not FindingKind.OK)
+    if not findings:
+        return None, ""
+    rows = [(f, [f.host]) for f in findings] if by_host else grouped(findings)
+
+    def context(f: Finding, hosts: list[str]) -> tuple[str, str, str, str]:
+        where = hosts[0] if len(hosts) == 1 else f"{len(hosts)} hosts"
+        return (f.env, where, f.role, f.ecosystem.value if f.ecosystem else "")
+
+    cells = [context(f, hosts) for f, hosts in rows]
+    keep = [i for i in range(4) if len({c[i] for c in cells}) > 1]
+    constant = [
+        f"{_CONTEXT_COLUMNS[i]} {printable(cells[0][i])}"
+        for i in range(4)
+        if i not in keep and cells[0][i]
+    ]
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for i in keep:
+        table.add_column(_CONTEXT_COLUMNS[i], overflow="fold")
+    table.add_column("package", overflow="fold")
+    table.add_column("pinned", overflow="fold")
+    table.add_column("installed", overflow="fold")
+    table.add_column("status", overflow="fold")
+    for (f, _hosts), ctx in zip(rows, cells, strict=True):
+        style = STYLES.get(f.kind, FAILURE_STYLE)
+        detail = f.reason or f.waiver_reason
+        table.add_row(
+            *(Text(printable(ctx[i])) for i in keep),
+            Text(printable(f.package)),
+            Text(printable(f.expected)),
+            Text(printable(f.actual) if f.actual else "-"),
+            Text(status(f) + (f": {printable(detail)}" if detail else ""), style=style),
+        )
+    return table, " · ".join(constant)
+
+
+def _cell(counts: Counter[str], pinned_ok: set[str]) -> Text:
+    text = Text()
+    for i, (version, n) in enumerate(sorted(counts.items())):
+        if i:
+            text.append(" ")
+        label = printable(version) if version else "missing"
+        style = "green" if version in pinned_ok else "bold red"
+        text.append(f"{label}×{n}" if n > 1 or len(counts) > 1 else label, style=style)
+    return text
+
+
+def _matrix(report: CheckReport) -> Table | None:
+    envs = sorted({f.env for f in report.findings if f.kind in _MATRIX_KINDS})
+    if len(envs) < 2:
+        return None
+    cells: dict[tuple[str, str, str, str], dict[str, Counter[str]]] = defaultdict(
+        lambda: defaultdict(Counter)
+    )
+    ok_versions: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
+    for f in report.findings:
+        if f.kind not in _MATRIX_KINDS or f.ecosystem is None:
+            continue
+        key = (f.role, f.ecosystem.value, f.package, f.expected)
+        cells[key][f.env][f.actual] += 1
+        if f.kind in (FindingKind.OK, FindingKind.WAIVED):
+            ok_versions[key].add(f.actual)
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for name in ("role", "eco", "package", "pinned", *envs):
+        table.add_column(printable(name), overflow="fold")
+    for key in sorted(cells):
+        row = cells[key]
+        divergent = len({v for env in row.values() for v in env}) > 1 or any(
+            v not in ok_versions[key] for env in row.values() for v in env
+        )
+        cols = [_cell(row[e], ok_versions[key]) if e in row else Text("") for e in envs]
+        table.add_row(
+            Text(printable(key[0])),
+            Text(key[1]),
+            Text(printable(key[2]), style="bold" if divergent else ""),
+            Text(printable(key[3])),
+            *cols,
+        )
+    return table
+
+
+def render(
+    report: CheckReport,
+    *,
+    width: int = 100,
+    color: bool = True,
+    show_ok: bool = True,
+    by_host: bool = False,
+) -> str:
+    console = _console(width, color)
+    matrix = _matrix(report)
+    if matrix is not None:
+        console.print(Text("Pinned packages per environment", style="bold underline"))
+        console.print(matrix)
+        console.print()
+    table, context = _findings_table(report, by_host=by_host, show_ok=show_ok)
+    if table is not None:
+        if matrix is not None:
+            console.print(Text("Findings", style="bold underline"))
+        if context:
+            console.print(Text(context, style="bold"))
         console.print(table)
     console.print(Text(summary_line(report), style="bold"))
     out = console.file

@@ -1,0 +1,23 @@
+"""The ``pinmgr`` command line: parse -> api -> render -> write -> exit.
+
+The only place that prints errors or chooses an exit code. Heavy modules (paramiko, the
+collectors) are imported inside commands so ``pinmgr --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pinmgr.cli.app import app
+from pinmgr.errors import PinmgrError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point: every user error becomes one line and an exit code."""
+    try:
+        app(prog_name="pinmgr")
+    except PinmgrError as exc:
+        sys.stderr.write(f"pinmgr: error: {exc}\n")
+        sys.exit(exc.exit_code)

@@ -1,0 +1,102 @@
+"""Environment vs environment (or host vs host) without a lockfile.
+
+For teams that have not written pins yet: which packages differ between production and
+staging, per role, and in which direction.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+
+from pinmgr import versions
+from pinmgr.errors import VersionError
+from pinmgr.model import Direction, Ecosystem, HostSnapshot
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One package whose versions differ between the two sides (for one role)."""
+
+    role: str
+    ecosystem: Ecosystem
+    package: str
+    left: tuple[str, ...]  # distinct versions on the left side ("" = absent on some host)
+    right: tuple[str, ...]
+    # Right relative to left, comparing the highest version on each side; None if one is absent.
+    direction: Direction | None
+
+
+_Table = dict[tuple[str, Ecosystem, str], set[str]]
+
+
+def _table(
+    snaps: Iterable[HostSnapshot], by_role: bool, ecosystems: Sequence[Ecosystem]
+) -> tuple[_Table, set[str]]:
+    """(role, ecosystem, package) -> versions seen, "" where some host of the role lacks it."""
+    per_host: dict[str, list[dict[tuple[Ecosystem, str], str]]] = defaultdict(list)
+    for snap in snaps:
+        installed: dict[tuple[Ecosystem, str], str] = {}
+        for pkg in snap.packages:
+            if ecosystems and pkg.ecosystem not in ecosystems:
+                continue
+            name = canonicalize_name(pkg.name) if pkg.ecosystem is Ecosystem.PIP else pkg.name
+            installed.setdefault((pkg.ecosystem, name), pkg.version)
+        for role in snap.host.roles if by_role else ("*",):
+            per_host[role].append(installed)
+    out: _Table = defaultdict(set)
+    for role, hosts in per_host.items():
+        for key in set().union(*hosts):
+            out[(role, key[0], key[1])] = {h.get(key, "") for h in hosts}
+    return out, set(per_host)
+
+
+def _highest(eco: Ecosystem, values: Iterable[str]) -> str | None:
+    present = [v for v in values if v]
+    if not present:
+        return None
+    try:
+        return max(present, key=lambda v: versions.sort_key(eco, v))
+    except VersionError:
+        return max(present)
+
+
+def envdiff(
+    left: Sequence[HostSnapshot],
+    right: Sequence[HostSnapshot],
+    *,
+    by_role: bool = True,
+    only: Sequence[str] = (),
+    ecosystems: Sequence[Ecosystem] = (),
+    roles: Sequence[str] = (),
+) -> list[DiffRow]:
+    """Packages whose set of versions differs between the two sides, sorted by role and name."""
+    lt, role_left = _table(left, by_role, ecosystems)
+    rt, role_right = _table(right, by_role, ecosystems)
+    keys = set(lt) | set(rt)
+    rows: list[DiffRow] = []
+    for role, eco, name in sorted(keys, key=lambda k: (k[0], k[1].value, k[2])):
+        if roles and role not in roles:
+            continue
+        if only and not any(fnmatch.fnmatchcase(name, pat) for pat in only):
+            continue
+        if role not in role_left or role not in role_right:
+            continue  # a role present on one side only: nothing to compare
+        lv = lt.get((role, eco, name), {""})
+        rv = rt.get((role, eco, name), {""})
+        if lv == rv:
+            continue
+        hl, hr = _highest(eco, lv), _highest(eco, rv)
+        direction: Direction | None = None
+        if hl is not None and hr is not None and hl != hr:
+            try:
+                cmp = versions.compare(eco, hr, hl)
+            except VersionError:
+                cmp = (hr > hl) - (hr < hl)
+            direction = Direction.NEWER if cmp > 0 else Direction.OLDER if cmp < 0 else None
+        rows.append(DiffRow(role, eco, name, tuple(sorted(lv)), tuple(sorted(rv)), direction))
+    return rows

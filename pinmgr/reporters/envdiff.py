@@ -1,0 +1,103 @@
+"""``pinmgr diff`` output: a table or JSON of the packages that differ between two sides."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from pinmgr.diff.envdiff import DiffRow
+from pinmgr.model import Direction, HostFailure
+from pinmgr.reporters.text import printable
+
+SCHEMA = "pinmgr.diff/1"
+
+
+class DiffLike(Protocol):
+    @property
+    def left(self) -> str: ...
+    @property
+    def right(self) -> str: ...
+    @property
+    def rows(self) -> tuple[DiffRow, ...]: ...
+    @property
+    def failures(self) -> tuple[HostFailure, ...]: ...
+
+
+def _versions(values: tuple[str, ...]) -> str:
+    return ", ".join(printable(v) if v else "absent" for v in values)
+
+
+def _direction(row: DiffRow, right: str) -> str:
+    if row.direction is Direction.NEWER:
+        return f"{right} newer"
+    if row.direction is Direction.OLDER:
+        return f"{right} older"
+    return "presence differs" if "" in row.left + row.right else "mixed"
+
+
+def render_table(result: DiffLike, *, color: bool = False, width: int = 100) -> str:
+    console = Console(
+        file=io.StringIO(),
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+    )
+    if result.rows:
+        table = Table(show_edge=False, pad_edge=False, header_style="bold")
+        for name in ("role", "eco", "package", printable(result.left), printable(result.right), ""):
+            table.add_column(name, overflow="fold")
+        for row in result.rows:
+            table.add_row(
+                Text(printable(row.role)),
+                Text(row.ecosystem.value),
+                Text(printable(row.package)),
+                Text(_versions(row.left)),
+                Text(_versions(row.right)),
+                Text(_direction(row, printable(result.right)), style="yellow"),
+            )
+        console.print(table)
+    for failure in result.failures:
+        line = f"{failure.host.name}: {failure.kind.value}: {printable(failure.reason)}"
+        console.print(Text(line, style="bold red"))
+    n = len(result.rows)
+    verdict = (
+        f"{n} package{'s' if n != 1 else ''} differ between {result.left} and {result.right}"
+        if n
+        else f"{result.left} and {result.right} agree"
+    )
+    console.print(Text(printable(verdict), style="bold"))
+    out = console.file
+    assert isinstance(out, io.StringIO)
+    return out.getvalue()
+
+
+def render_json(result: DiffLike) -> str:
+    def row(r: DiffRow) -> dict[str, Any]:
+        return {
+            "role": r.role,
+            "ecosystem": r.ecosystem.value,
+            "package": r.package,
+            "left": [v or None for v in r.left],
+            "right": [v or None for v in r.right],
+            "direction": r.direction.value if r.direction else None,
+        }
+
+    doc = {
+        "schema": SCHEMA,
+        "left": result.left,
+        "right": result.right,
+        "differences": [row(r) for r in result.rows],
+        "failures": [
+            {"host": f.host.name, "env": f.host.env, "kind": f.kind.value, "reason": f.reason}
+            for f in result.failures
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
