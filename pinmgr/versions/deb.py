@@ -1,0 +1,124 @@
+"""Debian version ordering and syntax, as ``dpkg --compare-versions`` does it.
+
+A port of dpkg's ``parseversion`` (lib/dpkg/parsehelp.c) and ``verrevcmp`` (lib/dpkg/version.c),
+so a pin compares exactly as apt/dpkg would on the host. Strings are handled as their UTF-8 bytes
+because dpkg orders raw (signed) chars: a byte >= 0x80 sorts between letters and ASCII symbols.
+dpkg only *warns* about a leading non-digit or odd characters and still compares; those are
+reported by :func:`lint` and never raise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pinmgr.errors import VersionError
+
+_BLANK = b" \t"
+_C_SPACE = b" \t\n\v\f\r"  # what strtol() skips before the epoch
+_DIGITS = b"0123456789"
+_ALPHA = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_INT_MAX = 2**31 - 1
+_UPSTREAM_OK = frozenset(_DIGITS + _ALPHA + b".-+~:")
+_REVISION_OK = frozenset(_DIGITS + _ALPHA + b".+~")
+_PART = re.compile(rb"([^0-9]*)([0-9]*)")
+
+# A key for one part: (orders of the non-digit run + (0,), number) pairs, then _END.
+# dpkg treats end-of-string like a digit (order 0) and a missing number like 0, so _END is
+# exactly "nothing left": trailing pairs equal to it are dropped so equal versions get equal keys.
+PartKey = tuple[tuple[tuple[int, ...], int], ...]
+_END: tuple[tuple[int, ...], int] = ((0,), 0)
+
+
+@dataclass(frozen=True)
+class DebVersion:
+    epoch: int
+    upstream: bytes
+    revision: bytes
+
+
+def _fail(version: str, reason: str) -> VersionError:
+    return VersionError(f"invalid deb version {version!r}: {reason}")
+
+
+def parse(version: str) -> DebVersion:
+    """Split ``[epoch:]upstream[-revision]``; raise VersionError where dpkg errors out."""
+    if "\0" in version:
+        raise _fail(version, "version string contains a NUL character")
+    raw = version.encode("utf-8", "surrogateescape").lstrip(_BLANK)
+    if not raw:
+        raise _fail(version, "version string is empty")
+    text = raw.rstrip(_BLANK)
+    if any(c in _BLANK for c in text):
+        raise _fail(version, "version string has embedded spaces")
+    epoch = 0
+    colon = text.find(b":")
+    if colon >= 0:
+        m = re.match(rb"[ \t\n\v\f\r]*([+-]?)([0-9]*)", text)
+        assert m is not None  # the pattern matches the empty string
+        if not m.group(2):
+            raise _fail(version, "epoch in version is empty")
+        if m.end() != colon:
+            raise _fail(version, "epoch in version is not number")
+        epoch = int(m.group(2)) * (-1 if m.group(1) == b"-" else 1)
+        if epoch < 0:
+            raise _fail(version, "epoch in version is negative")
+        if epoch > _INT_MAX:
+            raise _fail(version, "epoch in version is too big")
+        if colon + 1 == len(raw):  # dpkg looks at the untrimmed string here
+            raise _fail(version, "nothing after colon in version number")
+        text = text[colon + 1 :]
+    upstream, hyphen, revision = text.rpartition(b"-")
+    if not hyphen:
+        upstream, revision = text, b""
+    elif not revision:
+        raise _fail(version, "revision number is empty")
+    if not upstream:
+        raise _fail(version, "version number is empty")
+    return DebVersion(epoch, upstream, revision)
+
+
+def validate(version: str) -> None:
+    """Raise VersionError if dpkg would reject ``version`` with an error (warnings pass)."""
+    parse(version)
+
+
+def lint(version: str) -> str | None:
+    """The warning dpkg prints for a version it still accepts, or None."""
+    v = parse(version)
+    if v.upstream[0] not in _DIGITS:
+        return "version number does not start with digit"
+    if not set(v.upstream) <= _UPSTREAM_OK:
+        return "invalid character in version number"
+    if not set(v.revision) <= _REVISION_OK:
+        return "invalid character in revision number"
+    return None
+
+
+def _order(c: int) -> int:
+    """dpkg's order(): digits/end 0, letters themselves, '~' first, others after letters."""
+    if c in _ALPHA:
+        return c
+    if c == 0x7E:  # '~'
+        return -1
+    # ASCII symbols become c + 256; a byte >= 0x80 is a negative (signed) char, so c - 256 + 256.
+    return c if c >= 0x80 else c + 256
+
+
+def _part_key(part: bytes) -> PartKey:
+    pairs = [((*(_order(c) for c in run), 0), int(num or b"0")) for run, num in _PART.findall(part)]
+    while pairs and pairs[-1] == _END:
+        pairs.pop()
+    return (*pairs, _END)
+
+
+def key(version: str) -> tuple[int, PartKey, PartKey]:
+    """A sort key ordering exactly like ``dpkg --compare-versions``."""
+    v = parse(version)
+    return (v.epoch, _part_key(v.upstream), _part_key(v.revision))
+
+
+def compare(a: str, b: str) -> int:
+    """Negative, zero or positive as ``a`` is older than, equal to or newer than ``b``."""
+    ka, kb = key(a), key(b)
+    return (ka > kb) - (ka < kb)

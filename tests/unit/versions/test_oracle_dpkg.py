@@ -1,0 +1,79 @@
+"""pinmgr's deb ordering and validation against the real ``dpkg --compare-versions``."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pinmgr.errors import VersionError
+from pinmgr.versions import deb
+from tests.unit.versions import _generate, _oracle
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("dpkg") is None or shutil.which("bash") is None,
+    reason="dpkg (and bash) not installed: the deb oracle needs the real dpkg",
+)
+
+N_PAIRS = 5000
+N_STRINGS = 3000
+
+
+def _ours(a: str, b: str) -> str:
+    try:
+        c = deb.compare(a, b)
+    except VersionError:
+        return "err"
+    return "lt" if c < 0 else "gt" if c > 0 else "eq"
+
+
+def _reason(stderr: str) -> str:
+    """REASON from dpkg's "version 'V' has bad syntax: REASON" (V may hold newlines)."""
+    m = re.search(r"has bad syntax: ([^\n]*)", stderr)
+    assert m, stderr
+    return m.group(1)
+
+
+def test_compare_matches_dpkg(tmp_path: Path) -> None:
+    pairs = _generate.deb_pairs(N_PAIRS)
+    expected = _oracle.dpkg_compare(pairs, tmp_path)
+    assert len(expected) == len(pairs)
+    wrong = [
+        (a, b, e, _ours(a, b))
+        for (a, b), e in zip(pairs, expected, strict=True)
+        if _ours(a, b) != e
+    ]
+    compared = sum(e != "err" for e in expected)
+    kinds = sorted(set(expected))
+    print(f"checked {len(pairs)} deb pairs against dpkg ({compared} valid; outcomes {kinds})")
+    assert not wrong, f"{len(wrong)} of {len(pairs)} deb pairs disagree with dpkg: {wrong[:10]}"
+    # The generator must really exercise all outcomes, or the check above proves little.
+    assert compared > N_PAIRS // 2 and {"lt", "eq", "gt", "err"} <= set(expected)
+
+
+def test_validation_and_messages_match_dpkg(tmp_path: Path) -> None:
+    versions = _generate.deb_strings(N_STRINGS)
+    results = _oracle.dpkg_check(versions, tmp_path)
+    assert len(results) == len(versions)
+    wrong = []
+    rejected = warned = 0
+    for v, (rc, err) in zip(versions, results, strict=True):
+        assert rc in (0, 2), (v, rc, err)
+        try:
+            warning = deb.lint(v)
+        except VersionError as e:
+            rejected += 1
+            if rc != 2 or not str(e).endswith(": " + _reason(err)):
+                wrong.append((v, rc, err, str(e)))
+            continue
+        dpkg_warning = _reason(err) if err else None
+        warned += warning is not None
+        if rc != 0 or warning != dpkg_warning:
+            wrong.append((v, rc, err, warning))
+    print(f"checked {len(versions)} deb strings against dpkg: {rejected} rejected, {warned} warned")
+    assert not wrong, (
+        f"{len(wrong)} of {len(versions)} deb strings disagree with dpkg: {wrong[:10]}"
+    )
+    assert rejected > 100 and warned > 100, "generator no longer exercises errors and warnings"
