@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pinmgr.errors import InventoryError
+from pinmgr.inventory import ansible
+from pinmgr.model import Host, Location, TransportKind
+
+from .conftest import DATA
+
+HOSTS_INI = DATA / "ansible" / "hosts.ini"
+# Captured with `ansible-inventory -i hosts.ini --list` (ansible-core 2.19) from hosts.ini.
+LIST_JSON = DATA / "ansible" / "list.json"
+WHERE = Location("pins/inventory.toml", 12)
+needs_ansible = pytest.mark.skipif(
+    ansible.find_executable() is None, reason="needs ansible-inventory (pip install ansible-core)"
+)
+
+
+def _captured() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(LIST_JSON.read_text())
+    return data
+
+
+def _by_name(hosts: tuple[Host, ...]) -> dict[str, Host]:
+    return {h.name: h for h in hosts}
+
+
+@pytest.mark.parametrize(
+    ("args", "jump"),
+    [
+        ("-J bastion", "bastion"),
+        ("-Jops@bastion:2200", "ops@bastion:2200"),
+        ("-o ProxyJump=a,b", "a,b"),
+        ("-o 'ProxyJump b1'", "b1"),
+        ("-oProxyJump=b2 -o StrictHostKeyChecking=no", "b2"),
+        ("-o proxyjump = b3", None),  # split over several words: not one -o option
+        ("-o ServerAliveInterval=5", None),
+        ("-o 'unbalanced", None),
+        ("", None),
+    ],
+)
+def test_proxy_jump_from_args(args: str, jump: str | None) -> None:
+    assert ansible.proxy_jump_from_args(args) == jump
+
+
+def test_parse_captured_list_mapping() -> None:
+    hosts = _by_name(ansible.parse_list(_captured(), source=WHERE))
+    assert sorted(hosts) == [
+        "db1.prod.example.com",
+        "db1.staging.example.com",
+        "localhost",
+        "mon1.example.com",
+        "web1.prod.example.com",
+        "web1.staging.example.com",
+        "web2.staging.example.com",
+    ]
+    web1 = hosts["web1.staging.example.com"]
+    # env from the "staging" group through its child group "web", role from "web".
+    assert (web1.env, web1.roles) == ("staging", ("web",))
+    assert (web1.address, web1.user, web1.port) == ("10.0.0.5", "deploy", None)
+    web2 = hosts["web2.staging.example.com"]
+    assert web2.port == 2222
+    assert web2.key_file is not None and web2.key_file.endswith("/.ssh/staging_ed25519")
+    assert not web2.key_file.startswith("~")
+    db_prod = hosts["db1.prod.example.com"]
+    assert (db_prod.env, db_prod.roles) == ("production", ("db",))
+    assert db_prod.proxy_jump == "ops@bastion.prod.example.com:2200"
+    db_staging = hosts["db1.staging.example.com"]
+    assert db_staging.env == "staging"
+    assert set(db_staging.roles) == {"db", "db_staging"}
+    assert db_staging.proxy_jump == "bastion.example.com"
+    # pinmgr_env / pinmgr_roles (comma string) win over groups.
+    mon = hosts["mon1.example.com"]
+    assert (mon.env, mon.roles) == ("qa", ("monitor", "app"))
+    # ansible_connection=local -> no SSH; group vars pinmgr_env/pinmgr_roles (a list).
+    local = hosts["localhost"]
+    assert (local.transport, local.env, local.roles) == (TransportKind.LOCAL, "local", ("app",))
+    assert all(h.source == WHERE for h in hosts.values())
+
+
+def test_role_groups_restrict_roles() -> None:
+    hosts = _by_name(
+        ansible.parse_list(_captured(), source=WHERE, role_groups=["web", "db", "web_prod"])
+    )
+    assert hosts["db1.staging.example.com"].roles == ("db",)
+
+
+def _inventory(**groups: Any) -> dict[str, Any]:
+    meta = groups.pop("_meta", {"hostvars": {}})
+    return {"_meta": meta, "all": {"children": ["ungrouped", *groups]}, **groups}
+
+
+def test_env_name_from_caller_and_default_env() -> None:
+    data = _inventory(perf={"children": ["web"]}, web={"hosts": ["w1"]}, db={"hosts": ["d1"]})
+    hosts = _by_name(
+        ansible.parse_list(data, source=WHERE, env_names=["perf"], default_env="staging")
+    )
+    assert (hosts["w1"].env, hosts["w1"].roles) == ("perf", ("web",))
+    assert (hosts["d1"].env, hosts["d1"].roles) == ("staging", ("db",))
+
+
+def test_problems_are_all_collected() -> None:
+    data = _inventory(
+        _meta={
+            "hostvars": {
+                "weird": {"ansible_connection": "winrm", "pinmgr_env": "dev"},
+                "badport": {"ansible_port": "ssh", "pinmgr_env": "dev"},
+                "skipped": {"pinmgr_skip": True},
+                "badroles": {"pinmgr_env": "dev", "pinmgr_roles": 7},
+            }
+        },
+        staging={"hosts": ["both", "norole"]},
+        production={"hosts": ["both"]},
+        web={"hosts": ["both", "weird", "badport", "badroles", "nowhere", "skipped"]},
+    )
+    with pytest.raises(InventoryError) as caught:
+        ansible.parse_list(data, source=WHERE)
+    messages = sorted(p.message for p in caught.value.problems)
+    assert messages == [
+        "ansible host 'badport': ansible_port 'ssh' is not a port",
+        "ansible host 'badroles': pinmgr_roles must be a list or a comma-separated string",
+        "ansible host 'both': in several environment groups (production, staging); set pinmgr_env",
+        "ansible host 'norole': in no role group; put it in one or set pinmgr_roles",
+        "ansible host 'nowhere': in no environment group "
+        "(dev, local, prod, production, qa, staging, test, vagrant); set pinmgr_env or pinmgr_skip",
+        "ansible host 'weird': connection 'winrm' is not supported (local or ssh); "
+        "set pinmgr_skip to leave it out",
+    ]
+    assert all(p.location == WHERE for p in caught.value.problems)
+
+
+@needs_ansible
+def test_runner_on_real_ini_inventory() -> None:
+    hosts = ansible.load(str(HOSTS_INI), source=WHERE)
+    # The real run and the captured JSON agree (same ansible-inventory, same file).
+    assert hosts == ansible.parse_list(_captured(), source=WHERE, base_dir=HOSTS_INI.parent)
+    assert _by_name(hosts)["web1.staging.example.com"].address == "10.0.0.5"
+
+
+@needs_ansible
+def test_runner_reads_yaml_and_group_vars(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "dbs.yml").write_text("pinmgr_roles: [db]\nansible_user: pg\n")
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  children:\n    staging:\n      children:\n        dbs:\n"
+        "          hosts:\n            db7:\n              ansible_host: 10.9.9.7\n"
+    )
+    (db7,) = ansible.load(str(tmp_path / "hosts.yml"), source=WHERE)
+    assert (db7.name, db7.env, db7.roles, db7.user, db7.address) == (
+        "db7",
+        "staging",
+        ("db",),
+        "pg",
+        "10.9.9.7",
+    )
+
+
+@needs_ansible
+def test_runner_host_list_argument() -> None:
+    data = ansible.run("web1,web2,", source=WHERE)
+    assert sorted(data["ungrouped"]["hosts"]) == ["web1", "web2"]
+
+
+@needs_ansible
+def test_runner_failure_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[web\nhost1\n")
+    with pytest.raises(InventoryError) as caught:
+        ansible.load(str(bad), source=WHERE)
+    message = caught.value.message
+    assert "\n" not in message
+    assert message.startswith(f"ansible-inventory -i {bad} failed (exit 1): ")
+    assert str(bad) in message.split(": ", 1)[1]
+    assert caught.value.location == WHERE
+
+
+def test_missing_inventory_file(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="does not exist"):
+        ansible.run(str(tmp_path / "nope.ini"), source=WHERE, executable="/bin/true")
+
+
+def test_missing_binary(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="not found"):
+        ansible.run(str(HOSTS_INI), source=WHERE, executable=str(tmp_path / "ansible-inventory"))
+
+
+def test_non_json_output(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="printed no JSON"):
+        ansible.run(str(HOSTS_INI), source=WHERE, executable="/bin/echo")
