@@ -1,0 +1,7 @@
+"""``python -m pinmgr`` runs the CLI."""
+
+from __future__ import annotations
+
+from pinmgr.cli import main
+
+main()
