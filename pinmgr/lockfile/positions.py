@@ -28,6 +28,8 @@ class Positions:
     keys: dict[KeyPath, Pos] = field(default_factory=dict)
     values: dict[KeyPath, Pos] = field(default_factory=dict)
     headers: dict[KeyPath, Pos] = field(default_factory=dict)
+    # Keys assigned a second time: (path, position of the repeat); TOML forbids them.
+    duplicates: list[tuple[KeyPath, Pos]] = field(default_factory=list)
 
     def key(self, path: KeyPath) -> Pos:
         """Position of the key (or table header part) for ``path``, else of its nearest parent."""
@@ -196,7 +198,10 @@ class _Scanner:
         for name, start in parts:
             full = (*full, name)
             self.pos.keys.setdefault(full, self.where(start))
-        self.pos.keys[full] = self.where(parts[-1][1])
+        if full in self.pos.values:
+            self.pos.duplicates.append((full, self.where(parts[-1][1])))
+        else:
+            self.pos.keys[full] = self.where(parts[-1][1])
         self.skip_ws()
         if not self.peek("="):
             raise ValueError(f"no '=' at offset {self.i}")

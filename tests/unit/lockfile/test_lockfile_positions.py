@@ -21,7 +21,7 @@ def _leaves(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Item]]:
             yield from _leaves(table, (*path, index))
         return
     if isinstance(node, (Table, tomlkit.TOMLDocument)):
-        for key, item in node.items():
+        for key in node:
             yield from _leaves(node.item(key), (*path, key))
         return
     yield path, node
