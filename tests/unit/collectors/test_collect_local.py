@@ -62,11 +62,14 @@ def test_real_dpkg_and_os_release() -> None:
 
 
 def test_real_pip_of_this_interpreter_and_a_venv_dir() -> None:
-    venv = str(Path(sys.executable).parent.parent)
+    if sys.prefix == sys.base_prefix:
+        pytest.skip("tests must run inside a virtualenv to probe a venv directory")
+    venv = sys.prefix  # a directory: the probe uses venv/bin/python
     snap = probe_host(local_host(sys.executable, venv), LocalTransport(), timeout=60)
     pips = {(p.origin, p.name): p.version for p in snap.packages if p.ecosystem is Ecosystem.PIP}
     assert pips[(sys.executable, "packaging")] == packaging.__version__
     assert pips[(venv, "packaging")] == packaging.__version__
+    assert snap.warnings == ()
 
 
 def test_hostile_pip_paths_are_quoted(tmp_path: Path) -> None:
