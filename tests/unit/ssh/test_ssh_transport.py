@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import getpass
+import logging
+import os
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.ssh import SshOptions, SshTransport, parse_jump
-from pinmgr.model import FailureKind
+from pinmgr.model import FailureKind, Host
 
 from .conftest import Keys, Sshd, StartSshd, keygen, make_host, openssh_fingerprint
 
@@ -362,3 +366,119 @@ def test_parse_jump() -> None:
     assert parse_jump("[fe80::1]") == (None, "fe80::1", None)
     with pytest.raises(ValueError, match="bad ProxyJump"):
         parse_jump("a@b:0")
+
+
+# --- algorithms, agent, ssh_config --------------------------------------------------------
+
+
+def test_negotiates_curve25519_and_ed25519(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    trust(known_hosts, sshd)
+    transport = SshTransport(make_host(sshd), options)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="paramiko.transport"):
+            connection = transport.connect()
+        assert connection.host_key_type == "ssh-ed25519"
+        assert "Kex: curve25519-sha256@libssh.org" in caplog.messages
+    finally:
+        transport.close()
+
+
+def test_asks_for_the_host_key_type_known_hosts_has(
+    start_sshd: StartSshd, options: SshOptions, known_hosts: Path, tmp_path: Path
+) -> None:
+    rsa = keygen(tmp_path / "host_rsa", kind="rsa")
+    server = start_sshd(extra=f"HostKey {rsa}\n")  # offers ed25519 and rsa
+    known_hosts.parent.mkdir(parents=True)
+    known_hosts.write_text(server.known_hosts_line(rsa))  # only the RSA key is known
+    transport = SshTransport(make_host(server), options)
+    try:
+        assert transport.run("echo rsa", 10).stdout == b"rsa\n"
+        assert transport.connect().host_key_type in ("rsa-sha2-512", "rsa-sha2-256")
+    finally:
+        transport.close()
+
+
+@pytest.fixture
+def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real ssh-agent on a temp socket, exported as SSH_AUTH_SOCK."""
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert proc.poll() is None, "ssh-agent exited"
+            assert time.monotonic() < deadline, "ssh-agent socket never appeared"
+            time.sleep(0.01)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        yield str(sock)
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def ssh_add(agent_sock: str, key: Path) -> None:
+    subprocess.run(
+        ["ssh-add", "-q", str(key)],
+        env={**os.environ, "SSH_AUTH_SOCK": agent_sock},
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_agent_key_is_used(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, keys: Keys, agent: str
+) -> None:
+    trust(known_hosts, sshd)
+    ssh_add(agent, keys.client)
+    opts = dataclasses.replace(options, allow_agent=True, identity_files=())
+    assert run(sshd, opts, "echo agent").stdout == b"agent\n"
+    # and not without it
+    err = failure(sshd, dataclasses.replace(opts, allow_agent=False))
+    assert err.kind is FailureKind.AUTH_FAILED
+
+
+def test_encrypted_key_file_held_by_agent_needs_no_passphrase(
+    start_sshd: StartSshd, options: SshOptions, known_hosts: Path, tmp_path: Path, agent: str
+) -> None:
+    locked = keygen(tmp_path / "locked3", passphrase="pw")
+    unlocked = tmp_path / "unlocked3"
+    unlocked.write_bytes(locked.read_bytes())
+    unlocked.chmod(0o600)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-p", "-P", "pw", "-N", "", "-f", str(unlocked)], check=True
+    )
+    ssh_add(agent, unlocked)
+    server = start_sshd(authorized=locked)
+    trust(known_hosts, server)
+
+    def passphrase(path: str) -> str:
+        raise AssertionError(f"asked for {path}")
+
+    opts = dataclasses.replace(options, allow_agent=True, identity_files=(), passphrase=passphrase)
+    assert run(server, opts, "echo ok", key_file=str(locked)).stdout == b"ok\n"
+
+
+def test_ssh_config_fills_address_port_user_key_and_jump(
+    start_sshd: StartSshd, options: SshOptions, known_hosts: Path, keys: Keys, tmp_path: Path
+) -> None:
+    target = start_sshd()
+    jump = start_sshd()
+    trust(known_hosts, target, jump)
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host bastion\n  HostName 127.0.0.1\n  Port {jump.port}\n  IdentityFile {keys.client}\n"
+        f"Host app1\n  HostName 127.0.0.1\n  Port {target.port}\n  User {getpass.getuser()}\n"
+        f"  IdentityFile {keys.client}\n  ProxyJump bastion\n"
+    )
+    opts = dataclasses.replace(options, ssh_config=str(config), identity_files=())
+    host = Host(name="app1", env="test", roles=("app",))
+    transport = SshTransport(host, opts)
+    try:
+        assert transport.run("echo configured", 10).stdout == b"configured\n"
+        assert len(transport._transports) == 2  # went through the jump host
+    finally:
+        transport.close()
