@@ -14,11 +14,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from pinmgr.errors import InventoryError
 from pinmgr.model import Host, Location, TransportKind
+
+if TYPE_CHECKING:
+    # paramiko is imported when a config is parsed, not with pinmgr.inventory (start-up time).
+    import paramiko
 
 DEFAULT_CONFIG = "~/.ssh/config"
 # OpenSSH's own limit on nested Include (READCONF_MAX_DEPTH).
@@ -63,13 +66,18 @@ def _expand_includes(path: Path, depth: int = 0) -> str:
 def read(config_path: str | Path) -> paramiko.SSHConfig:
     """Parse an OpenSSH client config (with its Includes) into a ``paramiko.SSHConfig``."""
     path = Path(config_path).expanduser()
-    text = _expand_includes(path)
+    return from_text(_expand_includes(path), path)
+
+
+def from_text(text: str, path: Path | Location, what: str = "OpenSSH config") -> paramiko.SSHConfig:
+    """Parse config text; errors point into ``path`` (a file, or where the text came from)."""
+    import paramiko  # deferred: see TYPE_CHECKING above
+
     try:
         return paramiko.SSHConfig.from_text(text)
     except paramiko.ConfigParseError as exc:
-        raise InventoryError(
-            f"cannot parse OpenSSH config: {exc}", _locate_problem(path, str(exc))
-        ) from exc
+        where = _locate_problem(path, str(exc)) if isinstance(path, Path) else path
+        raise InventoryError(f"cannot parse {what}: {exc}", where) from exc
 
 
 def _locate_problem(path: Path, message: str) -> Location:
@@ -86,7 +94,7 @@ def _locate_problem(path: Path, message: str) -> Location:
 
 
 def _config(config: str | Path | paramiko.SSHConfig) -> paramiko.SSHConfig:
-    return config if isinstance(config, paramiko.SSHConfig) else read(config)
+    return read(config) if isinstance(config, (str, Path)) else config
 
 
 def _lookup(config: paramiko.SSHConfig, alias: str, where: Location) -> paramiko.SSHConfigDict:

@@ -15,8 +15,6 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-import paramiko
-
 from pinmgr.errors import InventoryError, PinmgrError
 from pinmgr.inventory import ssh_config
 from pinmgr.model import Host, Location
@@ -47,10 +45,7 @@ def parse_ssh_config(
     """Hosts (one per machine, sorted by name) from ``vagrant ssh-config`` output."""
     # Vagrant's own UI lines ("==> default: ...") are not config; everything else is.
     kept = "\n".join(ln for ln in text.splitlines() if not ln.startswith("==> "))
-    try:
-        cfg = paramiko.SSHConfig.from_text(kept)
-    except paramiko.ConfigParseError as exc:
-        raise InventoryError(f"cannot parse `vagrant ssh-config` output: {exc}", source) from exc
+    cfg = ssh_config.from_text(kept, source, "`vagrant ssh-config` output")
     problems: list[PinmgrError] = []
     hosts: list[Host] = []
     for machine in ssh_config.concrete_hosts(cfg):

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,10 @@ def test_select_unknown_names(
     with pytest.raises(UsageError) as caught:
         select(_fleet(), envs, roles, hosts)
     assert str(caught.value) == message
+
+
+def test_importing_inventory_does_not_load_paramiko() -> None:
+    """CLI start-up: paramiko is loaded only when an OpenSSH config is actually parsed."""
+    code = "import sys, pinmgr.inventory; print('paramiko' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -80,6 +80,8 @@ def test_ui_lines_are_ignored_and_empty_output_is_an_error() -> None:
     assert host.name == "default"
     with pytest.raises(InventoryError, match="listed no machine"):
         vagrant.parse_ssh_config("", source=WHERE)
+    with pytest.raises(InventoryError, match="cannot parse `vagrant ssh-config` output"):
+        vagrant.parse_ssh_config("Host x\n  garbage\n", source=WHERE)
 
 
 def test_runner_uses_vagrant_on_path_in_the_directory(tmp_path: Path, path_bin: Path) -> None:
