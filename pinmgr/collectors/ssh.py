@@ -296,7 +296,7 @@ def _one_line(text: object) -> str:
 
 
 def _socket_failure(label: str, exc: OSError) -> CollectFailed:
-    if isinstance(exc, socket.timeout | TimeoutError):
+    if isinstance(exc, TimeoutError):
         return CollectFailed(FailureKind.TIMEOUT, f"{label}: connect timed out")
     if isinstance(exc, socket.gaierror):
         return CollectFailed(
@@ -583,11 +583,17 @@ class SshTransport:
         )
 
     def _lost(self, exc: BaseException, deadline: float, doing: str) -> CollectFailed:
+        """Why a session failed: our deadline, a dead connection, or the server saying no."""
         if time.monotonic() >= deadline - 0.01:
             return CollectFailed(FailureKind.TIMEOUT, f"{self._label}: timed out {doing}")
+        text = _one_line(exc) or type(exc).__name__
+        alive = bool(self._transports) and self._transports[-1].is_active()
+        if alive:
+            return CollectFailed(
+                FailureKind.COLLECT_ERROR, f"{self._label}: server refused {doing}: {text}"
+            )
         return CollectFailed(
-            FailureKind.UNREACHABLE,
-            f"{self._label}: connection lost while {doing}: {_one_line(exc) or type(exc).__name__}",
+            FailureKind.UNREACHABLE, f"{self._label}: connection lost while {doing}: {text}"
         )
 
 
@@ -610,9 +616,9 @@ def _handshake_failure(label: str, exc: BaseException | None) -> CollectFailed:
     text = _one_line(exc) if exc is not None else ""
     if isinstance(exc, IncompatiblePeer):
         return CollectFailed(FailureKind.COLLECT_ERROR, f"{label}: SSH negotiation failed: {text}")
-    if isinstance(exc, OSError) and not isinstance(exc, socket.timeout | TimeoutError):
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
         return _socket_failure(label, exc)
-    if isinstance(exc, socket.timeout | TimeoutError):
+    if isinstance(exc, TimeoutError):
         return CollectFailed(FailureKind.TIMEOUT, f"{label}: SSH handshake timed out")
     if exc is None or isinstance(exc, EOFError) or "banner" in text.lower():
         return CollectFailed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import getpass
 import logging
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pinmgr.collectors.errors import CollectFailed
-from pinmgr.collectors.ssh import SshOptions, SshTransport, parse_jump
+from pinmgr.collectors.ssh import SshOptions, SshTransport, _socket_failure, parse_jump
 from pinmgr.model import FailureKind, Host
 
 from .conftest import Keys, Sshd, StartSshd, keygen, make_host, openssh_fingerprint
@@ -482,3 +483,39 @@ def test_ssh_config_fills_address_port_user_key_and_jump(
         assert len(transport._transports) == 2  # went through the jump host
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "text"),
+    [
+        (
+            OSError(errno.EHOSTUNREACH, os.strerror(errno.EHOSTUNREACH)),
+            "UNREACHABLE",
+            "No route to host",
+        ),
+        (
+            OSError(errno.ENETUNREACH, os.strerror(errno.ENETUNREACH)),
+            "UNREACHABLE",
+            "Network is unreachable",
+        ),
+        (TimeoutError("timed out"), "TIMEOUT", "connect timed out"),
+        (
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            "UNREACHABLE",
+            "cannot resolve host",
+        ),
+    ],
+)
+def test_socket_errors_map_to_kinds_and_keep_text(exc: OSError, kind: str, text: str) -> None:
+    failed = _socket_failure("h1 (10.0.0.1:22)", exc)
+    assert failed.kind is FailureKind[kind]
+    assert failed.reason.startswith("h1 (10.0.0.1:22): ")
+    assert text in failed.reason
+
+
+def test_unresolvable_name_is_unreachable(options: SshOptions) -> None:
+    host = Host(name="nowhere", env="t", roles=(), address="no-such-host.invalid", port=22)
+    with pytest.raises(CollectFailed) as info:
+        SshTransport(host, options).run("true", 5)
+    assert info.value.kind is FailureKind.UNREACHABLE
+    assert info.value.reason.startswith("nowhere (no-such-host.invalid:22): cannot resolve host")
