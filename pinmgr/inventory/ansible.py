@@ -61,8 +61,44 @@ def proxy_jump_from_args(args: str) -> str | None:
             key, _, value = option.replace("=", " ", 1).partition(" ")
             if key.strip().lower() == "proxyjump" and value.strip():
                 found = value.strip()
+            elif key.strip().lower() == "proxycommand":
+                found = _jump_from_proxy_command(value.strip()) or found
         i += 1
     return found
+
+
+_SSH_OPTS_WITH_ARG = frozenset("BbcDEeFIiJLlmOopQRSWw")
+
+
+def _jump_from_proxy_command(command: str) -> str | None:
+    """``ssh -W %h:%p [-p P] [-l U] [U@]HOST`` (the pre-ProxyJump idiom) as a jump spec."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if not words or Path(words[0]).name != "ssh" or "-W" not in words:
+        return None
+    user = port = host = None
+    i = 1
+    while i < len(words):
+        word = words[i]
+        if word.startswith("-") and len(word) >= 2:
+            flag, attached = word[1], word[2:]
+            if flag in _SSH_OPTS_WITH_ARG:
+                value = attached or (words[i + 1] if i + 1 < len(words) else "")
+                i += 0 if attached else 1
+                if flag == "p":
+                    port = value
+                elif flag == "l":
+                    user = value
+        elif host is None:
+            host = word
+        i += 1
+    if host is None:
+        return None
+    if user and "@" not in host:
+        host = f"{user}@{host}"
+    return f"{host}:{port}" if port else host
 
 
 def _roles_var(value: Any) -> tuple[str, ...] | None:

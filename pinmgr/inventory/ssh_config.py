@@ -186,3 +186,37 @@ def load(
         if roles:
             hosts.append(resolve(Host(name=name, env=env, roles=roles, source=where), cfg))
     return tuple(hosts)
+
+
+def jump_hosts(spec: str, config: str | Path | paramiko.SSHConfig | None) -> tuple[Host, ...]:
+    """The hops of a ProxyJump spec (``[user@]host[:port],...``), each resolved like ``ssh -J``.
+
+    A hop's own user and port win over the config, as with ``ssh -J``. The jump hosts' own
+    ProxyJump is not followed (OpenSSH would; pinmgr keeps chains explicit). Hosts returned are
+    named after the hop as written and carry no roles: they are only connected through.
+    """
+    cfg = _config(config) if config is not None else None
+    hops: list[Host] = []
+    for raw in spec.split(","):
+        hop = raw.strip()
+        if not hop:
+            continue
+        user, _, rest = hop.rpartition("@")
+        name, port = rest, None
+        if rest.startswith("[") and "]" in rest:  # [2001:db8::1]:22
+            name, _, tail = rest[1:].partition("]")
+            port = tail[1:] if tail.startswith(":") else None
+        elif rest.count(":") == 1:
+            name, port = rest.split(":")
+        where = Location(str(config), 1) if config is not None else Location(spec, 1)
+        host = Host(
+            hop,
+            "",
+            (),
+            address=name,
+            user=user or None,
+            port=_port(port, hop, where) if port else None,
+        )
+        resolved = resolve(host, cfg) if cfg is not None else host
+        hops.append(replace(resolved, proxy_jump=None))
+    return tuple(hops)

@@ -40,6 +40,13 @@ def _by_name(hosts: tuple[Host, ...]) -> dict[str, Host]:
         ("-oProxyJump=b2 -o StrictHostKeyChecking=no", "b2"),
         ("-o proxyjump = b3", None),  # split over several words: not one -o option
         ("-o ServerAliveInterval=5", None),
+        ("-o ProxyCommand='ssh -W %h:%p -q bastion'", "bastion"),
+        (
+            '-o ProxyCommand="ssh -p 2200 -l ops -W %h:%p bastion.example.com"',
+            "ops@bastion.example.com:2200",
+        ),
+        ("-o 'ProxyCommand=/usr/bin/ssh -W [%h]:%p -i k jump@b2'", "jump@b2"),
+        ("-o ProxyCommand='nc -X connect -x proxy:3128 %h %p'", None),
         ("-o 'unbalanced", None),
         ("", None),
     ],

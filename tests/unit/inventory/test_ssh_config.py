@@ -133,3 +133,18 @@ def test_include_cycle_is_bounded(home: Path) -> None:
     config.write_text("Include config\nHost a\n")
     with pytest.raises(InventoryError, match="nested deeper"):
         ssh_config.read(config)
+
+
+def test_jump_hosts_resolved_like_ssh_J(ssh_home: Path) -> None:
+    config = ssh_home / ".ssh" / "config"
+    hops = ssh_config.jump_hosts("ops@bastion:2200, inner.example.com,[2001:db8::1]:23", config)
+    assert [(h.name, h.address, h.user, h.port) for h in hops] == [
+        ("ops@bastion:2200", "bastion.example.com", "ops", 2200),  # hop's user/port win
+        ("inner.example.com", "inner.example.com", "deploy", None),  # "Host *" User
+        ("[2001:db8::1]:23", "2001:db8::1", "deploy", 23),
+    ]
+    assert all(h.proxy_jump is None and h.roles == () for h in hops)
+    (plain,) = ssh_config.jump_hosts("bastion", None)
+    assert (plain.address, plain.user, plain.port) == ("bastion", None, None)
+    with pytest.raises(InventoryError, match="invalid Port 'x'"):
+        ssh_config.jump_hosts("bastion:x", None)
