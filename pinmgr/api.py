@@ -22,6 +22,7 @@ from pinmgr.errors import (
     EXIT_DRIFT,
     EXIT_HOSTS,
     EXIT_OK,
+    HostCollectError,
     LockfileError,
     PinmgrError,
     UsageError,
@@ -261,6 +262,29 @@ def diff(
         ecosystems=ecosystems,
     )
     return DiffResult(left, right, tuple(rows), failures)
+
+
+def snapshot_of(
+    inventory_path: str | Path | None,
+    host_name: str,
+    options: CheckOptions = CheckOptions(),
+    *,
+    transport_factory: TransportFactory | None = None,
+) -> HostSnapshot:
+    """Collect one inventory host by name (``env/name`` when the name is in several envs)."""
+    inventory = read_inventory(inventory_path, options)
+    env_name, _, name = host_name.rpartition("/")
+    hosts = [h for h in inventory.hosts if h.name == name and (not env_name or h.env == env_name)]
+    if not hosts:
+        known = ", ".join(sorted({h.name for h in inventory.hosts})) or "none"
+        raise UsageError(f"no host {host_name!r} in the inventory (hosts: {known})")
+    if len(hosts) > 1:
+        where = ", ".join(f"{h.env}/{h.name}" for h in hosts)
+        raise UsageError(f"host {host_name!r} is in several environments: use one of {where}")
+    (result,) = collect(hosts, options, transport_factory=transport_factory)
+    if isinstance(result, HostFailure):
+        raise HostCollectError(f"{result.host.name}: {result.kind.value}: {result.reason}")
+    return result
 
 
 def diff_exit_code(result: DiffResult) -> int:

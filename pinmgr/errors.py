@@ -62,3 +62,9 @@ class UsageError(PinmgrError):
 
 class WriteError(PinmgrError):
     """A file could not be written safely (changed on disk, locked, permission)."""
+
+
+class HostCollectError(PinmgrError):
+    """A command that needs one host's data (``pinmgr lock --from``) could not collect it."""
+
+    exit_code = EXIT_HOSTS

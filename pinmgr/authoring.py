@@ -1,0 +1,206 @@
+"""Lockfile authoring use cases: pin, unpin, lock --from a host, accept drift, fmt.
+
+Each ``plan_*`` returns an ``Edit`` (the bytes read and the text to write) without touching the
+file, so the CLI can show the diff, ask, and then ``apply`` it; ``apply`` refuses when the file
+changed on disk since it was read. Edits go through ``lockfile.edit`` so comments, key order,
+blank lines and quoting the user wrote survive.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from tomlkit.toml_document import TOMLDocument
+
+from pinmgr.errors import LockfileError, UsageError
+from pinmgr.lockfile import edit
+from pinmgr.lockfile.load import loads
+from pinmgr.model import (
+    SHARED_ROLE,
+    CheckReport,
+    Ecosystem,
+    FindingKind,
+    HostSnapshot,
+    InstalledPackage,
+    Lockfile,
+)
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: Path
+    before: bytes
+    after: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after.encode("utf-8")
+
+    def diff(self) -> str:
+        old = self.before.decode("utf-8", "replace").splitlines(keepends=True)
+        new = self.after.splitlines(keepends=True)
+        return "".join(difflib.unified_diff(old, new, f"a/{self.path.name}", f"b/{self.path.name}"))
+
+
+def _open(path: str | Path) -> tuple[Path, TOMLDocument, bytes]:
+    p = Path(path)
+    if not p.exists():
+        raise LockfileError(f"{p}: no such lockfile")
+    doc, raw = edit.read_document(p)
+    return p, doc, raw
+
+
+def _finish(path: Path, doc: TOMLDocument, raw: bytes, notes: Iterable[str] = ()) -> Edit:
+    text = edit.dumps(doc)
+    loads(text, str(path))  # never write a lockfile pinmgr itself would reject
+    return Edit(path, raw, text, tuple(notes))
+
+
+def apply(change: Edit) -> None:
+    """Write the edit atomically; refuse if the file changed since it was read."""
+    from pinmgr.atomic import write_atomic
+
+    if change.changed:
+        write_atomic(change.path, change.after, change.before)
+
+
+def plan_pin(
+    lockfile: str | Path,
+    role: str,
+    os_release: str,
+    ecosystem: Ecosystem,
+    pins: Sequence[tuple[str, str]],
+) -> Edit:
+    """Set ``package = version`` pins (validated with the ecosystem's rules)."""
+    path, doc, raw = _open(lockfile)
+    for package, version in pins:
+        edit.set_pin(doc, role, os_release, ecosystem, package, version)
+    return _finish(path, doc, raw)
+
+
+def plan_unpin(
+    lockfile: str | Path,
+    role: str,
+    os_release: str,
+    ecosystem: Ecosystem,
+    packages: Sequence[str],
+) -> Edit:
+    path, doc, raw = _open(lockfile)
+    missing = [p for p in packages if not edit.remove_pin(doc, role, os_release, ecosystem, p)]
+    if missing:
+        where = f"{'shared' if role == SHARED_ROLE else 'role ' + role} on {os_release}"
+        raise UsageError(f"not pinned for {where} ({ecosystem.value}): {', '.join(missing)}", None)
+    return _finish(path, doc, raw)
+
+
+class Selection(str, Enum):
+    """Which installed packages ``pinmgr lock`` writes into the lockfile."""
+
+    KEY = "key"  # packages the lockfile already pins for the role (any release) + shared
+    ALL = "all"  # everything installed
+    LISTED = "listed"  # the packages named with --packages
+
+
+def _native_name(pkg: InstalledPackage, native_arch: str) -> str:
+    """``libssl3:amd64`` on an amd64 host is pinned as ``libssl3``; foreign arches keep theirs."""
+    if pkg.ecosystem is Ecosystem.DEB and ":" in pkg.name:
+        base, arch = pkg.name.split(":", 1)
+        if arch in (native_arch, "all"):
+            return base
+    return pkg.name
+
+
+def plan_lock(
+    lockfile: str | Path,
+    snapshot: HostSnapshot,
+    role: str,
+    selection: Selection,
+    packages: Sequence[str] = (),
+) -> Edit:
+    """Capture the versions a host has now into the role's pins for its OS release."""
+    if snapshot.os_release is None:
+        raise UsageError(f"{snapshot.host.name}: the host did not report an OS release")
+    release = snapshot.os_release.key
+    path, doc, raw = _open(lockfile)
+    current = loads(edit.dumps(doc), str(path))
+    dpkg = [p for p in snapshot.packages if p.ecosystem is Ecosystem.DEB and p.name == "dpkg"]
+    native = dpkg[0].arch if dpkg else ""
+    installed: dict[tuple[Ecosystem, str], InstalledPackage] = {}
+    for pkg in snapshot.packages:
+        installed.setdefault((pkg.ecosystem, _native_name(pkg, native)), pkg)
+    match selection:
+        case Selection.ALL:
+            wanted = sorted(installed, key=lambda k: (k[0].value, k[1]))
+        case Selection.LISTED:
+            by_name: dict[str, list[tuple[Ecosystem, str]]] = defaultdict(list)
+            for key in installed:
+                by_name[key[1]].append(key)
+            absent = [p for p in packages if p not in by_name]
+            if absent:
+                raise UsageError(f"{snapshot.host.name}: not installed there: {', '.join(absent)}")
+            wanted = [k for p in packages for k in by_name[p]]
+        case Selection.KEY:
+            names = _key_packages(current, role, release)
+            if not names:
+                raise UsageError(
+                    f"the lockfile pins nothing yet for role {role}: name packages with "
+                    "--packages, or take everything with --all"
+                )
+            wanted = [k for k in sorted(names, key=lambda k: (k[0].value, k[1])) if k in installed]
+    notes = []
+    if selection is Selection.KEY:
+        absent_keys = sorted(
+            f"{k[1]} ({k[0].value})" for k in _key_packages(current, role, release) - set(installed)
+        )
+        if absent_keys:
+            notes.append(f"not installed on {snapshot.host.name}: {', '.join(absent_keys)}")
+    for eco, name in wanted:
+        edit.set_pin(doc, role, release, eco, name, installed[(eco, name)].version)
+    return _finish(path, doc, raw, notes)
+
+
+def _key_packages(lock: Lockfile, role: str, release: str) -> set[tuple[Ecosystem, str]]:
+    keys = {(p.ecosystem, p.package) for p in lock.pins if p.role == role}
+    keys |= {(p.ecosystem, p.package) for p in lock.pins_for(role, release)}
+    return keys
+
+
+def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[str] = ()) -> Edit:
+    """Take the versions hosts have now into the lockfile, for drifting packages only.
+
+    The "yes, this upgrade was intended" flow. A pin is changed where it lives (a shared pin in
+    the shared table). Where hosts of one role disagree, nothing is written for that package and
+    a note says so: pick the version with ``pinmgr pin``.
+    """
+    path, doc, raw = _open(lockfile)
+    current = loads(edit.dumps(doc), str(path))
+    seen: dict[tuple[str, str, Ecosystem, str], set[str]] = defaultdict(set)
+    for f in report.findings:
+        if f.kind is not FindingKind.DRIFT or f.ecosystem is None or not f.actual:
+            continue
+        if packages and f.package not in packages:
+            continue
+        pins = {(p.ecosystem, p.package): p for p in current.pins_for(f.role, f.os_release)}
+        pin = pins.get((f.ecosystem, f.package))
+        if pin is None:
+            continue
+        seen[(pin.role, f.os_release, f.ecosystem, f.package)].add(f.actual)
+    notes: list[str] = []
+    for (role, release, eco, name), versions in sorted(seen.items(), key=lambda i: str(i[0])):
+        if len(versions) > 1:
+            notes.append(
+                f"{name} ({eco.value}, {release}): hosts disagree ({', '.join(sorted(versions))}); "
+                f"not accepted — choose one with: pinmgr pin {name}=VERSION "
+                f"{'--shared' if role == SHARED_ROLE else '--role ' + role} --os {release}"
+            )
+            continue
+        edit.set_pin(doc, role, release, eco, name, next(iter(versions)))
+    if not seen:
+        notes.append("no drift to accept")
+    return _finish(path, doc, raw, notes)

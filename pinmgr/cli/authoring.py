@@ -1,0 +1,306 @@
+"""Commands that edit the lockfile: pin, unpin, lock, accept, fmt.
+
+Every edit shows its diff first and asks (``--yes`` skips the question, ``--dry-run`` only
+shows it); writes are atomic and refused when the file changed since it was read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pinmgr.cli.app import (
+    DEFAULT_INVENTORY,
+    DEFAULT_LOCKFILE,
+    AcceptNewOpt,
+    ConnectTimeoutOpt,
+    EnvOpt,
+    InventoryOpt,
+    JobsOpt,
+    KnownHostsOpt,
+    LockfileOpt,
+    QuietOpt,
+    RoleOpt,
+    SshConfigOpt,
+    TimeoutOpt,
+    _collect_options,
+    app,
+)
+from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
+from pinmgr.model import SHARED_ROLE, Ecosystem
+
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show the change; write nothing.")]
+EcosystemOpt = Annotated[
+    Ecosystem, typer.Option("--ecosystem", "-E", help="Ecosystem of the packages.")
+]
+OsOpt = Annotated[
+    str,
+    typer.Option(
+        "--os",
+        metavar="RELEASE",
+        help="OS release key, ID-VERSION_ID from /etc/os-release (debian-12, ubuntu-24.04).",
+    ),
+]
+SharedOpt = Annotated[
+    bool, typer.Option("--shared", help="Edit the pins shared by every role instead.")
+]
+
+
+def _role(role: str | None, shared: bool) -> str:
+    if shared and role:
+        raise UsageError("give either --role or --shared, not both")
+    if shared:
+        return SHARED_ROLE
+    if not role:
+        raise UsageError("which role? give --role ROLE (or --shared)")
+    return role
+
+
+def _finish(change: object, *, yes: bool, dry_run: bool) -> None:
+    """Show the diff, ask, write. The one place edits reach the disk."""
+    from pinmgr.authoring import Edit, apply
+
+    assert isinstance(change, Edit)
+    for note in change.notes:
+        sys.stderr.write(f"pinmgr: note: {note}\n")
+    if not change.changed:
+        sys.stdout.write(f"{change.path}: already up to date\n")
+        return
+    sys.stdout.write(change.diff())
+    if dry_run:
+        sys.stdout.write("(dry run: nothing written)\n")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "not writing without confirmation: stdin is not a terminal (use --yes)"
+            )
+        if not typer.confirm(f"Write {change.path}?", default=False):
+            sys.stdout.write("nothing written\n")
+            return
+    apply(change)
+    sys.stdout.write(f"{change.path}: written\n")
+
+
+def _split_pin(spec: str) -> tuple[str, str]:
+    name, sep, version = spec.partition("=")
+    if not sep or not name or not version:
+        raise UsageError(f"{spec!r}: expected PACKAGE=VERSION (e.g. nginx=1.22.1-9)")
+    return name.strip(), version.strip()
+
+
+@app.command()
+def pin(
+    specs: Annotated[list[str], typer.Argument(metavar="PACKAGE=VERSION...", help="Pins to set.")],
+    os_release: OsOpt,
+    role: Annotated[str | None, typer.Option("--role", "-r", metavar="ROLE")] = None,
+    shared: SharedOpt = False,
+    ecosystem: EcosystemOpt = Ecosystem.DEB,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Pin packages to versions for a role and OS release (validated by the ecosystem's rules).
+
+    The version may be exact, a glob ("1.18.0-6ubuntu14.*") or a range (">=1.24, <1.26").
+    New pins go in sorted position; comments and layout of the file are kept.
+
+    \b
+      pinmgr pin nginx=1.22.1-9 --role app --os debian-12
+      pinmgr pin 'requests=>=2.31, <3' --role app --os debian-12 -E pip --yes
+    """
+    from pinmgr import authoring
+
+    change = authoring.plan_pin(
+        lockfile, _role(role, shared), os_release, ecosystem, [_split_pin(s) for s in specs]
+    )
+    _finish(change, yes=yes, dry_run=dry_run)
+
+
+@app.command()
+def unpin(
+    packages: Annotated[list[str], typer.Argument(metavar="PACKAGE...", help="Pins to remove.")],
+    os_release: OsOpt,
+    role: Annotated[str | None, typer.Option("--role", "-r", metavar="ROLE")] = None,
+    shared: SharedOpt = False,
+    ecosystem: EcosystemOpt = Ecosystem.DEB,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Remove pins. The release table stays, so the release is still declared for the role."""
+    from pinmgr import authoring
+
+    change = authoring.plan_unpin(lockfile, _role(role, shared), os_release, ecosystem, packages)
+    _finish(change, yes=yes, dry_run=dry_run)
+
+
+@app.command()
+def lock(
+    from_host: Annotated[
+        str,
+        typer.Option("--from", metavar="HOST", help="Inventory host to read versions from."),
+    ],
+    role: Annotated[
+        str | None,
+        typer.Option("--role", "-r", metavar="ROLE", help="Role to pin for (default: the host's)."),
+    ] = None,
+    packages: Annotated[
+        str | None,
+        typer.Option("--packages", metavar="LIST", help="Comma-separated packages to pin."),
+    ] = None,
+    all_packages: Annotated[
+        bool, typer.Option("--all", help="Pin every installed package.")
+    ] = False,
+    key_packages: Annotated[
+        bool,
+        typer.Option(
+            "--key-packages",
+            help="Pin the packages the lockfile already pins for the role (the default).",
+        ),
+    ] = False,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    timeout: TimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    accept_new: AcceptNewOpt = False,
+    known_hosts: KnownHostsOpt = None,
+    ssh_config: SshConfigOpt = None,
+) -> None:
+    """Capture a host's installed versions into the lockfile, for its OS release.
+
+    Creates the role and release tables if needed.
+
+    \b
+      pinmgr lock --from web1 --role app --packages nginx,openssl
+      pinmgr lock --from localhost --key-packages --dry-run
+    """
+    from pinmgr import api, authoring
+
+    chosen = [flag for flag in (packages is not None, all_packages, key_packages) if flag]
+    if len(chosen) > 1:
+        raise UsageError("give only one of --packages, --all, --key-packages")
+    if packages is not None:
+        selection = authoring.Selection.LISTED
+        names = [p.strip() for p in packages.split(",") if p.strip()]
+        if not names:
+            raise UsageError("--packages needs at least one package name")
+    else:
+        selection = authoring.Selection.ALL if all_packages else authoring.Selection.KEY
+        names = []
+    options = _collect_options(
+        env=None,
+        role=None,
+        jobs=1,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        accept_new=accept_new,
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
+    )
+    assert isinstance(options, api.CheckOptions)
+    snapshot = api.snapshot_of(inventory, from_host, options)
+    host_role = role or snapshot.host.role
+    if not role and len(snapshot.host.roles) > 1:
+        raise UsageError(
+            f"{from_host} has roles {', '.join(snapshot.host.roles)}: choose one with --role"
+        )
+    change = authoring.plan_lock(lockfile, snapshot, host_role, selection, names)
+    _finish(change, yes=yes, dry_run=dry_run)
+
+
+@app.command()
+def accept(
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    env: EnvOpt = None,
+    role: RoleOpt = None,
+    package: Annotated[
+        list[str] | None,
+        typer.Option("--package", "-p", metavar="PACKAGE", help="Only this package (repeatable)."),
+    ] = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    jobs: JobsOpt = 32,
+    timeout: TimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    accept_new: AcceptNewOpt = False,
+    known_hosts: KnownHostsOpt = None,
+    ssh_config: SshConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Accept drift: write the versions hosts have now into the lockfile (drifting pins only).
+
+    The "yes, this upgrade was intended" flow. Packages on which hosts disagree are left alone
+    and named. Refuses (exit 3) when some hosts could not be collected.
+
+    \b
+      pinmgr accept --env production --role app --dry-run
+      pinmgr accept --env staging -p nginx --yes
+    """
+    from pinmgr import api, authoring
+    from pinmgr.cli.progress import Progress
+    from pinmgr.diff.exitcode import FailOn, exit_code
+
+    options = _collect_options(
+        env=env,
+        role=role,
+        jobs=jobs,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        accept_new=accept_new,
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
+    )
+    assert isinstance(options, api.CheckOptions)
+    with Progress(enabled=not quiet) as progress:
+        report = api.check(
+            lockfile, inventory, options, on_done=progress.advance, on_start=progress.start
+        )
+    if exit_code(report, FailOn.UNREACHABLE) == EXIT_HOSTS:
+        failed = sorted({f.host for f in report.findings if f.kind.is_host_failure})
+        sys.stderr.write(
+            f"pinmgr: error: not accepting: hosts not collected: {', '.join(failed)}\n"
+        )
+        raise typer.Exit(EXIT_HOSTS)
+    change = authoring.plan_accept(lockfile, report, package or ())
+    _finish(change, yes=yes, dry_run=dry_run)
+
+
+@app.command()
+def fmt(
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    check_only: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 and show the diff if the file is not formatted."),
+    ] = False,
+) -> None:
+    """Normalise the lockfile's layout (sorted pins, spacing), keeping every comment.
+
+    Use --check in CI to fail on an unformatted lockfile.
+    """
+    from pinmgr.atomic import write_atomic
+    from pinmgr.authoring import Edit
+    from pinmgr.lockfile.fmt import format_text
+    from pinmgr.lockfile.load import decode
+
+    path = Path(lockfile)
+    if not path.exists():
+        raise UsageError(f"{path}: no such lockfile")
+    raw = path.read_bytes()
+    change = Edit(path, raw, format_text(decode(raw, str(path)), str(path)))
+    if not change.changed:
+        sys.stdout.write(f"{path}: already formatted\n")
+        return
+    if check_only:
+        sys.stdout.write(change.diff())
+        sys.stderr.write(f"pinmgr: {path} is not formatted (run: pinmgr fmt)\n")
+        raise typer.Exit(EXIT_DRIFT)
+    write_atomic(path, change.after, raw)
+    sys.stdout.write(f"{path}: formatted\n")
