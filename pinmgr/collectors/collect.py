@@ -6,15 +6,12 @@ broken host never aborts a fleet run.
 
 from __future__ import annotations
 
-import dataclasses
-
 from pinmgr.collectors.base import Transport
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.parsers import ProbeOutputError, escape_text, parse_probe
 from pinmgr.collectors.probe import build_probe, new_nonce
 from pinmgr.model import FailureKind, Host, HostFailure, HostSnapshot
 
-MAX_STDERR_WARNINGS = 5
 MAX_REASON_CHARS = 200
 
 
@@ -28,24 +25,14 @@ def probe_host(host: Host, transport: Transport, timeout: float) -> HostSnapshot
     """Run the probe and parse it; raises ``CollectFailed`` (the transport's or our own)."""
     nonce = new_nonce()
     result = transport.run(build_probe(host, nonce), timeout)
-    stderr = result.stderr.decode("utf-8", errors="backslashreplace")
     try:
-        snapshot = parse_probe(host, result.stdout, nonce)
+        return parse_probe(host, result.stdout, nonce, stderr=result.stderr, rc=result.rc)
     except ProbeOutputError as exc:
-        detail = one_line(stderr)
+        detail = one_line(result.stderr.decode("utf-8", errors="backslashreplace"))
         raise CollectFailed(
             FailureKind.COLLECT_ERROR,
             f"{exc} (exit status {result.rc}{': ' + detail if detail else ''})",
         ) from exc
-    # stderr is context for section failures (permission denied, broken interpreter).
-    extra = [f"stderr: {escape_text(line)}" for line in stderr.splitlines() if line.strip()][
-        :MAX_STDERR_WARNINGS
-    ]
-    if result.rc != 0:
-        extra.insert(0, f"probe exited with status {result.rc}")
-    if extra:
-        snapshot = dataclasses.replace(snapshot, warnings=(*snapshot.warnings, *extra))
-    return snapshot
 
 
 def failure_from(host: Host, exc: BaseException) -> HostFailure:

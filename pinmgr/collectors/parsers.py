@@ -28,6 +28,8 @@ MAX_WARNINGS = 100
 """A hostile or broken host cannot flood the report: later warnings are counted, not kept."""
 
 MAX_WARNING_CHARS = 160
+MAX_STDERR_LINES = 5
+"""Last lines of stderr kept when a section failed: the error is usually at the end."""
 
 
 class ProbeOutputError(ValueError):
@@ -239,16 +241,26 @@ def _section_failed(host: Host, section: _Section) -> str:
     return f"{what}: probe exited with status {section.rc}{hint}"
 
 
-def parse_probe(host: Host, output: bytes, nonce: str) -> HostSnapshot:
+def parse_probe(
+    host: Host, output: bytes, nonce: str, *, stderr: bytes = b"", rc: int = 0
+) -> HostSnapshot:
     """The snapshot a probe run with ``nonce`` describes; raises ``ProbeOutputError`` only
-    when the output contains no probe section at all."""
+    when the output contains no probe section at all.
+
+    ``stderr`` and the script's ``rc`` explain failures: a few stderr lines are added to the
+    warnings only when something failed, so a chatty login shell on a healthy host (pyenv,
+    motd scripts) does not turn every host into a warning.
+    """
     warn = _Warnings()
     text = output.decode("utf-8", errors="backslashreplace")
     sections, done = _split_sections(text, nonce, warn)
     if not sections:
         raise ProbeOutputError("no probe output found")
+    failed = not done or rc != 0
     if not done:
         warn.add("probe output incomplete (no final marker)")
+    if rc != 0:
+        warn.add(f"probe exited with status {rc}")
 
     by_name: dict[str, _Section] = {}
     for section in sections:
@@ -256,7 +268,12 @@ def parse_probe(host: Host, output: bytes, nonce: str) -> HostSnapshot:
             warn.add(f"section {escape_text(section.name)} repeated; last one kept")
         by_name[section.name] = section
         if section.rc not in (0, None):
+            failed = True
             warn.add(_section_failed(host, section))
+    if failed:
+        lines = stderr.decode("utf-8", errors="backslashreplace").splitlines()
+        for line in [ln for ln in lines if ln.strip()][-MAX_STDERR_LINES:]:
+            warn.add("stderr", line)
 
     os_release: OsRelease | None = None
     packages: list[InstalledPackage] = []

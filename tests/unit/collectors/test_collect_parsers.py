@@ -241,3 +241,20 @@ def test_duplicate_and_unknown_sections_warn() -> None:
     assert [p.name for p in snap.packages] == ["b"]
     assert any("repeated" in w for w in snap.warnings)
     assert any("unknown probe section" in w and "pip:7" in w for w in snap.warnings)
+
+
+def test_stderr_reported_only_when_something_failed() -> None:
+    noise = b"pyenv: shims not writable\n"
+    healthy = parse_probe(HOST, frame([("dpkg", b"a\t1\tii \tall\n", 0)]), NONCE, stderr=noise)
+    assert healthy.warnings == ()
+
+    errors = b"".join(b"line %d\n" % i for i in range(10)) + b"dpkg-query: error: \x1b[31mbad\n"
+    failed = parse_probe(HOST, frame([("dpkg", b"", 2)]), NONCE, stderr=errors)
+    assert failed.warnings[0] == "dpkg: probe exited with status 2"
+    stderr_lines = [w for w in failed.warnings if w.startswith("stderr: ")]
+    assert stderr_lines[-1] == "stderr: dpkg-query: error: \\x1b[31mbad"
+    assert len(stderr_lines) == 5  # the last few lines: the error is usually at the end
+
+    crashed = parse_probe(HOST, frame([], done=False), NONCE, stderr=b"Killed\n", rc=137)
+    assert "probe exited with status 137" in crashed.warnings
+    assert "stderr: Killed" in crashed.warnings
