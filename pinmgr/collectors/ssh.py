@@ -71,6 +71,7 @@ _MACS_FIRST = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256")
 # paramiko's own timers are set a little past our deadline so ours always fires first
 # and a timeout is reported as TIMEOUT, not as paramiko's generic "Error reading banner".
 _PARAMIKO_SLACK = 1.0
+_OPEN_CONNECT_FAILED = 2  # RFC 4254 SSH_OPEN_CONNECT_FAILED (vs 1: administratively prohibited)
 
 
 @dataclass(frozen=True)
@@ -295,15 +296,23 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+# Worth the pool's one retry: a host booting or restarting sshd, a DNS hiccup.
+_TRANSIENT_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED}
+
+
 def _socket_failure(label: str, exc: OSError) -> CollectFailed:
     if isinstance(exc, TimeoutError):
         return CollectFailed(FailureKind.TIMEOUT, f"{label}: connect timed out")
     if isinstance(exc, socket.gaierror):
         return CollectFailed(
-            FailureKind.UNREACHABLE, f"{label}: cannot resolve host: {_one_line(exc.strerror)}"
+            FailureKind.UNREACHABLE,
+            f"{label}: cannot resolve host: {_one_line(exc.strerror)}",
+            transient=exc.errno == socket.EAI_AGAIN,
         )
     text = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or _one_line(exc)
-    return CollectFailed(FailureKind.UNREACHABLE, f"{label}: {text}")
+    return CollectFailed(
+        FailureKind.UNREACHABLE, f"{label}: {text}", transient=exc.errno in _TRANSIENT_ERRNOS
+    )
 
 
 # --- the transport ------------------------------------------------------------------------
@@ -419,6 +428,7 @@ class SshTransport:
             raise CollectFailed(
                 FailureKind.UNREACHABLE,
                 f"{label} could not reach {nxt.address}:{nxt.port}: {reason}",
+                transient=exc.code == _OPEN_CONNECT_FAILED,
             ) from exc
         except (SSHException, OSError, EOFError) as exc:
             kind = (
@@ -593,7 +603,9 @@ class SshTransport:
                 FailureKind.COLLECT_ERROR, f"{self._label}: server refused {doing}: {text}"
             )
         return CollectFailed(
-            FailureKind.UNREACHABLE, f"{self._label}: connection lost while {doing}: {text}"
+            FailureKind.UNREACHABLE,
+            f"{self._label}: connection lost while {doing}: {text}",
+            transient=True,
         )
 
 
@@ -621,7 +633,10 @@ def _handshake_failure(label: str, exc: BaseException | None) -> CollectFailed:
     if isinstance(exc, TimeoutError):
         return CollectFailed(FailureKind.TIMEOUT, f"{label}: SSH handshake timed out")
     if exc is None or isinstance(exc, EOFError) or "banner" in text.lower():
+        # Also what sshd's MaxStartups throttling looks like: worth a retry.
         return CollectFailed(
-            FailureKind.UNREACHABLE, f"{label}: connection closed by server during SSH handshake"
+            FailureKind.UNREACHABLE,
+            f"{label}: connection closed by server during SSH handshake",
+            transient=True,
         )
     return CollectFailed(FailureKind.COLLECT_ERROR, f"{label}: SSH handshake failed: {text}")

@@ -273,6 +273,7 @@ def test_closed_port_is_unreachable(options: SshOptions) -> None:
         SshTransport(host, options).run("true", 5)
     assert info.value.kind is FailureKind.UNREACHABLE
     assert info.value.reason == f"db9 (127.0.0.1:{port}): Connection refused"
+    assert info.value.transient  # the pool retries it once (host may be booting)
 
 
 def test_output_over_cap_is_collect_error(
@@ -346,6 +347,7 @@ def test_proxy_jump_reaches_target_only_through_the_jump_host(
     assert err.kind is FailureKind.UNREACHABLE
     assert f"via jump host 127.0.0.1 (127.0.0.1:{jump.port})" in err.reason
     assert f"could not reach 127.0.0.1:{decoy.port}" in err.reason
+    assert not err.transient  # administratively prohibited: retrying will not help
 
 
 def test_proxy_jump_host_key_is_checked(
@@ -519,3 +521,30 @@ def test_unresolvable_name_is_unreachable(options: SshOptions) -> None:
         SshTransport(host, options).run("true", 5)
     assert info.value.kind is FailureKind.UNREACHABLE
     assert info.value.reason.startswith("nowhere (no-such-host.invalid:22): cannot resolve host")
+    assert not info.value.transient
+
+
+def test_server_closing_during_handshake_is_transient_unreachable(options: SshOptions) -> None:
+    """What sshd's MaxStartups throttling looks like from the client."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+
+    def close_after_banner() -> None:
+        conn, _ = listener.accept()
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        conn.close()
+
+    server = threading.Thread(target=close_after_banner)
+    server.start()
+    try:
+        host = make_host(Sshd("127.0.0.1", port, Path("-"), None), name="busy")  # type: ignore[arg-type]
+        with pytest.raises(CollectFailed) as info:
+            SshTransport(host, options).run("true", 5)
+    finally:
+        server.join(10)
+        listener.close()
+    assert info.value.kind is FailureKind.UNREACHABLE
+    assert info.value.transient
+    assert "closed by server during SSH handshake" in info.value.reason
