@@ -20,7 +20,7 @@ from tomlkit.items import AoT, Comment, Item, Key, String, StringType, Table, Wh
 from tomlkit.toml_document import TOMLDocument
 
 from pinmgr.errors import LockfileError, UsageError
-from pinmgr.lockfile.load import OS_RELEASE_RE, PACKAGE_RES, ROLE_RE, decode
+from pinmgr.lockfile.load import OS_RELEASE_RE, PACKAGE_RES, ROLE_RE, decode, dotted
 from pinmgr.model import SHARED_ROLE, Ecosystem, Location, Waiver
 from pinmgr.versions.policy import parse_policy
 
@@ -161,16 +161,31 @@ def _ensure_path(doc: TOMLDocument, path: tuple[str, ...]) -> Table:
                 outer.append(missing, chain)
                 chain = outer
             _insert_table_sorted(parent, key, chain, top_level=depth == 0)
+            # Spell the header canonically, whatever odd spacing the parent headers use
+            # (set after inserting: tomlkit resets display names on insertion).
+            leaf.display_name = dotted(path)
             return leaf
         found = parent[key] if isinstance(parent, Container) else parent.value[key]
         if isinstance(found, OutOfOrderTableProxy):
-            # A table split around other tables: edit its first piece.
-            found = found._tables[0]
+            # A table split around other tables ([roles.app...] [shared...] [roles.app...]):
+            # edit the piece that already holds most of the rest of the path.
+            rest = path[depth + 1 :]
+            found = max(found._tables, key=lambda piece: _depth_in(piece, rest))
         if not isinstance(found, Table):
             raise LockfileError(f"{'.'.join(path[: depth + 1])} is not a table")
         parent = found
     assert isinstance(parent, Table)
     return parent
+
+
+def _depth_in(table: Table, keys: tuple[str, ...]) -> int:
+    """How many of ``keys`` exist as nested tables below ``table``."""
+    node: Any = table
+    for depth, key in enumerate(keys):
+        if not isinstance(node, (Table, OutOfOrderTableProxy)) or key not in node:
+            return depth
+        node = node[key]
+    return len(keys)
 
 
 def _body(parent: Parent) -> list[tuple[Key | None, Item]]:
@@ -221,8 +236,10 @@ def _insert_table_sorted(parent: Parent, key: str, table: Table, *, top_level: b
             parent.value.append(key, table)
         return
     if index > 0:
+        # (An empty tomlkit table is falsy: compare with None, never use ``or``.)
+        target = _last_rendered_item(table)
         _move_trailing_comments(
-            _last_rendered_item(body[index - 1][1]), _last_rendered_item(table) or table
+            _last_rendered_item(body[index - 1][1]), table if target is None else target
         )
     container = parent if isinstance(parent, Container) else parent.value
     container._insert_at(index, key, table)

@@ -39,7 +39,7 @@ PACKAGE_RES: Mapping[Ecosystem, re.Pattern[str]] = {
     # PEP 508 distribution name.
     Ecosystem.PIP: re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"),
 }
-_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _PARSE_POS_RE = re.compile(r" at line \d+ col \d+$")
 
 
@@ -144,12 +144,16 @@ def _kind(value: object) -> str:
 
 
 def dotted(path: KeyPath) -> str:
-    """A key path written the way TOML would (``roles.app."debian-12".deb``)."""
+    """A key path written the way the docs write it (``roles.app."debian-12".deb``).
+
+    OS release keys are always quoted (``"ubuntu-22.04"`` must be, so all of them are).
+    """
+    release_at = {"shared": 1, "roles": 2}.get(str(path[0])) if path else None
     parts: list[str] = []
-    for part in path:
+    for depth, part in enumerate(path):
         if isinstance(part, int):
             parts[-1] += f"[{part}]"
-        elif _BARE_KEY_RE.match(part):
+        elif depth != release_at and BARE_KEY_RE.match(part):
             parts.append(part)
         else:
             parts.append(tomlkit.string(part).as_string())

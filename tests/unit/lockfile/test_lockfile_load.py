@@ -94,7 +94,7 @@ def test_many_mistakes() -> None:
         (2, 1, "did you mean 'roles'?"),
         (4, 9, "'debian12' is not an OS release key"),
         (7, 8, "role name 'app server'"),
-        (11, 1, "'nginx' is directly under [roles.app.debian-12]"),
+        (11, 1, "'nginx' is directly under [roles.app.\"debian-12\"]"),
         (14, 1, "'Bad_Name' is not a valid deb package name"),
         (15, 11, "version of openssl must be a string (quoted), got array"),
         (19, 1, "duplicate pin: 'requests' and 'Requests'"),
@@ -134,7 +134,7 @@ def test_malformed_toml_message_has_position() -> None:
             'schema = 1\n[roles.app."debian-12".deb]\nnginx = "1"\nnginx = "2"\n',
             4,
             1,
-            "roles.app.debian-12.deb.nginx is set twice",
+            'roles.app."debian-12".deb.nginx is set twice',
         ),
     ],
 )
