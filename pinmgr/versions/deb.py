@@ -9,6 +9,7 @@ reported by :func:`lint` and never raise.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -114,6 +115,12 @@ def _part_key(part: bytes) -> PartKey:
 
 def key(version: str) -> tuple[int, PartKey, PartKey]:
     """A sort key ordering exactly like ``dpkg --compare-versions``."""
+    return _key(version)
+
+
+@functools.lru_cache(maxsize=16384)
+def _key(version: str) -> tuple[int, PartKey, PartKey]:
+    # Cached: a fleet repeats the same few versions across thousands of hosts.
     v = parse(version)
     return (v.epoch, _part_key(v.upstream), _part_key(v.revision))
 
