@@ -14,7 +14,8 @@ import pytest
 from pinmgr.collectors.collect import collect_host, probe_host
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.local import LocalTransport
-from pinmgr.collectors.probe import build_probe, new_nonce
+from pinmgr.collectors.parsers import parse_probe
+from pinmgr.collectors.probe import DPKG_FORMAT, build_probe, new_nonce
 from pinmgr.model import (
     Ecosystem,
     FailureKind,
@@ -22,6 +23,7 @@ from pinmgr.model import (
     HostFailure,
     HostSnapshot,
     OsRelease,
+    PackageState,
     TransportKind,
 )
 
@@ -59,6 +61,75 @@ def test_real_dpkg_and_os_release() -> None:
     assert len(debs) <= len(count)
     assert len(debs) >= sum(1 for s in count if s in ("ii", "hi"))
     assert snap.warnings == ()
+
+
+def _stanza(name: str, status: str, arch: str, version: str, extra: str = "") -> str:
+    return (
+        f"Package: {name}\nStatus: {status}\nPriority: optional\nSection: misc\n"
+        f"Maintainer: T <t@example.com>\nArchitecture: {arch}\n{extra}Version: {version}\n"
+        "Description: test\n\n"
+    )
+
+
+@needs_dpkg
+def test_real_dpkg_query_states(tmp_path: Path) -> None:
+    """A throwaway dpkg database holding every state the parser must tell apart."""
+    (tmp_path / "updates").mkdir()
+    (tmp_path / "info").mkdir()
+    native = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (tmp_path / "status").write_text(
+        _stanza("libssl3", "install ok installed", native, "3.0.11-1", "Multi-Arch: same\n")
+        + _stanza("libssl3", "install ok installed", "i386", "3.0.11-1", "Multi-Arch: same\n")
+        + _stanza("nginx", "hold ok installed", native, "1.22.1-9")
+        + _stanza("oldpkg", "deinstall ok config-files", native, "1.0-1")
+        + _stanza("unpacked", "install ok unpacked", native, "2.0-1")
+        + _stanza("halfconf", "install ok half-configured", native, "2.0-1")
+        + _stanza("halfinst", "install reinstreq half-installed", native, "2.0-1")
+        + _stanza(
+            "trigawait", "install ok triggers-awaited", native, "2.0-1", "Triggers-Awaited: x\n"
+        )
+        + _stanza(
+            "trigpend", "install ok triggers-pending", native, "2.0-1", "Triggers-Pending: y\n"
+        )
+    )
+    query = subprocess.run(
+        ["dpkg-query", f"--admindir={tmp_path}", "-W", f"-f={DPKG_FORMAT}"],
+        capture_output=True,
+        check=True,
+    )
+    nonce = new_nonce()
+    m = f"@@pinmgr {nonce}".encode()
+    out = (
+        m
+        + b" begin dpkg-arch\n"
+        + native.encode()
+        + b"\n\n"
+        + m
+        + b" end dpkg-arch 0\n"
+        + m
+        + b" begin dpkg\n"
+        + query.stdout
+        + b"\n"
+        + m
+        + b" end dpkg 0\n"
+        + m
+        + b" done\n"
+    )
+    snap = parse_probe(local_host(), out, nonce)
+    got = {(p.name, p.arch): p.state for p in snap.packages}
+    assert got == {
+        ("libssl3", native): PackageState.INSTALLED,
+        ("libssl3:i386", "i386"): PackageState.INSTALLED,
+        ("nginx", native): PackageState.HELD,
+        ("unpacked", native): PackageState.HALF_INSTALLED,
+        ("halfconf", native): PackageState.HALF_INSTALLED,
+        ("halfinst", native): PackageState.HALF_INSTALLED,
+        ("trigawait", native): PackageState.HALF_INSTALLED,
+        ("trigpend", native): PackageState.HALF_INSTALLED,
+    }
+    assert snap.warnings == ("os-release section missing",)
 
 
 def test_real_pip_of_this_interpreter_and_a_venv_dir() -> None:
