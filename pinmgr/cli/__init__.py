@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from pinmgr.cli import authoring as _authoring  # noqa: F401  (registers commands)
+from pinmgr.cli import emit as _emit  # noqa: F401  (registers commands)
 from pinmgr.cli.app import app
 from pinmgr.errors import PinmgrError
 

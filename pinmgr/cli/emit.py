@@ -1,0 +1,188 @@
+"""``pinmgr emit``: files for the configuration-management tool, generated from the lockfile."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pinmgr.cli.app import (
+    DEFAULT_INVENTORY,
+    DEFAULT_LOCKFILE,
+    AcceptNewOpt,
+    ConnectTimeoutOpt,
+    EnvOpt,
+    InventoryOpt,
+    JobsOpt,
+    KnownHostsOpt,
+    LockfileOpt,
+    QuietOpt,
+    RoleOpt,
+    SshConfigOpt,
+    TimeoutOpt,
+    _collect_options,
+    app,
+    write_file,
+)
+from pinmgr.errors import EXIT_DRIFT, UsageError
+
+emit_app = typer.Typer(
+    help="Generate Ansible vars, a reconcile playbook, or apt preferences from the lockfile.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(emit_app, name="emit")
+
+
+def _write_all(files: dict[str, str], out: Path) -> None:
+    for rel, text in sorted(files.items()):
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_file(str(target), text)
+        sys.stdout.write(f"wrote {target}\n")
+
+
+@emit_app.command("ansible-vars")
+def ansible_vars(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Directory receiving group_vars/.")
+    ],
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 if the files in DIR are stale or missing."
+        ),
+    ] = False,
+) -> None:
+    """Write group_vars/<role>.yml with every role's pinned versions (see docs/ansible.md).
+
+    Each file names the lockfile and its sha256, so CI can catch stale vars with --check.
+    Re-emitting an unchanged lockfile changes no byte.
+    """
+    from pinmgr import api
+    from pinmgr.emitters import ansible_vars as emitter
+
+    lock = api.read_lockfile(lockfile)
+    digest = hashlib.sha256(Path(lockfile).read_bytes()).hexdigest()
+    files = emitter.emit_vars(lock, digest)
+    if check_only:
+        stale = emitter.check(files, out)
+        for rel in stale:
+            sys.stderr.write(f"pinmgr: stale: {out / rel}\n")
+        if stale:
+            sys.stderr.write(f"run: pinmgr emit ansible-vars --out {out}\n")
+            raise typer.Exit(EXIT_DRIFT)
+        sys.stdout.write(f"{out}: up to date\n")
+        return
+    _write_all(files, out)
+
+
+@emit_app.command("ansible-playbook")
+def ansible_playbook(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="FILE", help="Playbook file to write.")
+    ],
+    drift_only: Annotated[
+        bool,
+        typer.Option(
+            "--drift-only", help="Fix drifted packages only; do not install missing ones."
+        ),
+    ] = False,
+    hold: Annotated[
+        bool, typer.Option("--hold", help="Also hold fixed deb packages (dpkg selections).")
+    ] = False,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    env: EnvOpt = None,
+    role: RoleOpt = None,
+    jobs: JobsOpt = 32,
+    timeout: TimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    accept_new: AcceptNewOpt = False,
+    known_hosts: KnownHostsOpt = None,
+    ssh_config: SshConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Check hosts, then write a playbook installing exactly the pinned versions where they drifted.
+
+    One play per group of hosts needing the same fixes, so a host only gets its own: apt with
+    pkg=version and allow_downgrade, dnf with name-version-release, pip with pkg==version in the
+    host's virtualenv. Run it with ansible-playbook -i YOUR_INVENTORY FILE (--check --diff first).
+
+    \b
+      pinmgr emit ansible-playbook --env staging --drift-only --out fix.yml
+    """
+    from pinmgr import api
+    from pinmgr.cli.progress import Progress
+    from pinmgr.emitters.ansible_playbook import emit_playbook
+
+    options = _collect_options(
+        env=env,
+        role=role,
+        jobs=jobs,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        accept_new=accept_new,
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
+    )
+    assert isinstance(options, api.CheckOptions)
+    with Progress(enabled=not quiet) as progress:
+        report = api.check(
+            lockfile, inventory, options, on_done=progress.advance, on_start=progress.start
+        )
+    lock = api.read_lockfile(lockfile)
+    files = emit_playbook(report, lock, drift_only=drift_only, hold=hold)
+    if len(files) != 1:  # pragma: no cover - the emitter's contract
+        raise UsageError("the playbook emitter returned several files")
+    (text,) = files.values()
+    failed = sorted({f.host for f in report.findings if f.kind.is_host_failure})
+    if failed:
+        sys.stderr.write(
+            f"pinmgr: warning: not collected, not in the playbook: {', '.join(failed)}\n"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_file(str(out), text)
+    sys.stdout.write(f"wrote {out}\n")
+
+
+@emit_app.command("apt-preferences")
+def apt_preferences(
+    role: Annotated[str, typer.Option("--role", "-r", metavar="ROLE", help="Role to pin.")],
+    os_release: Annotated[
+        str, typer.Option("--os", metavar="RELEASE", help="OS release key (debian-12, ...).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", metavar="DIR", help="Directory to write into (default: stdout)."
+        ),
+    ] = None,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+) -> None:
+    """An /etc/apt/preferences.d file pinning the role's deb versions (Pin-Priority 1001).
+
+    \b
+      pinmgr emit apt-preferences --role app --os debian-12 > /etc/apt/preferences.d/pinmgr-app
+    """
+    from pinmgr import api
+    from pinmgr.emitters.apt_preferences import emit_apt_preferences
+
+    lock = api.read_lockfile(lockfile)
+    if role not in lock.roles:
+        raise UsageError(
+            f"unknown role {role!r} (roles in {lockfile}: {', '.join(lock.roles) or 'none'})"
+        )
+    if os_release not in lock.releases_for(role):
+        declared = ", ".join(lock.releases_for(role)) or "none"
+        raise UsageError(f"role {role} declares no {os_release!r} (declared: {declared})")
+    files = emit_apt_preferences(lock, role, os_release)
+    if out is None:
+        for _rel, text in sorted(files.items()):
+            sys.stdout.write(text)
+        return
+    _write_all(files, out)
