@@ -41,6 +41,7 @@ from .packages import (
     Status,
     packages_for,
 )
+from .specs import fleet, sample_fleet
 
 __all__ = [
     "BASE_PACKAGES",
@@ -62,10 +63,12 @@ __all__ = [
     "Status",
     "assert_routed_locally",
     "ensure_guard_route",
+    "fleet",
     "guard_route_present",
     "newer",
     "older",
     "packages_for",
     "plant",
     "requirements_missing",
+    "sample_fleet",
 ]

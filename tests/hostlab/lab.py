@@ -211,7 +211,7 @@ class LabHost:
             user=lab.user,
             port=22,
             key_file=str(lab.client_key),
-            proxy_jump=self.spec.proxy_jump,
+            proxy_jump=lab.jump_spec(self),
             pip=(VENV_PATH,) if self.has_venv else (),
         )
 
@@ -705,11 +705,42 @@ class Lab:
             out.append(f"roles = [{', '.join(_toml_str(r) for r in h.roles)}]")
             if h.has_venv:
                 out.append(f"pip = [{_toml_str(VENV_PATH)}]")
-            if h.spec.proxy_jump:
-                out.append(f"proxy_jump = {_toml_str(h.spec.proxy_jump)}")
+            jump = self.jump_spec(h)
+            if jump:
+                out.append(f"proxy_jump = {_toml_str(jump)}")
             out.append("")
         path.write_text("\n".join(out))
         return path
+
+    def jump_spec(self, host: LabHost) -> str | None:
+        """``user@address:22`` of the host's bastion (self-contained, unlike the alias)."""
+        if not host.spec.proxy_jump:
+            return None
+        return f"{self.user}@{self.hosts[host.spec.proxy_jump].address}:22"
+
+    def pid1(self, host: LabHost | str) -> int:
+        """The host's PID 1 (sshd or listener) as the root namespace numbers it."""
+        h = self.hosts[host if isinstance(host, str) else host.name]
+        if h.proc is None:
+            raise net.LabError(f"{h.name} is not running")
+        children = Path(f"/proc/{h.proc.pid}/task/{h.proc.pid}/children").read_text().split()
+        if not children:
+            raise net.LabError(f"{h.name} has no PID 1 (exited?)")
+        return int(children[0])
+
+    def exec(
+        self, host: LabHost | str, args: Sequence[str], *, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``args`` as root inside the host (all its namespaces): tests use it to change a
+        host behind pinmgr's back; the machine itself is never touched."""
+        return subprocess.run(
+            ["nsenter", "-t", str(self.pid1(host)), "-a", "--", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -753,17 +784,25 @@ def _kill(h: LabHost) -> None:
 
 
 def _kill_all(hosts: Iterable[LabHost]) -> None:
-    """SIGKILL each host's unshare (--kill-child takes PID 1, and with it the whole PID ns),
-    then poll until no process is left in their namespaces."""
+    """SIGKILL each host's PID 1 (its namespace dies with it; unshare reaps it and exits), then
+    unshare itself as a fallback; poll until no process is left in their namespaces."""
     victims = [h for h in hosts if h.proc is not None]
     for h in victims:
         assert h.proc is not None
-        if h.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(h.proc.pid, signal.SIGKILL)
+        if h.proc.poll() is not None:
+            continue
+        children = Path(f"/proc/{h.proc.pid}/task/{h.proc.pid}/children")
+        with contextlib.suppress(OSError, ValueError):
+            for pid in children.read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
     for h in victims:
         assert h.proc is not None
-        h.proc.wait(timeout=30)
+        try:
+            h.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(h.proc.pid, signal.SIGKILL)
+            h.proc.wait(timeout=30)
         h.proc = None
     busy = [h.netns for h in victims if h.netns]
     deadline = time.monotonic() + 10
