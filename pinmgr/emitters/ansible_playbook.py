@@ -1,0 +1,277 @@
+"""An Ansible playbook that puts drifted hosts back on their exact pins.
+
+Hosts that need exactly the same fixes share one play (fleet-wide drift of one package is one
+play that Ansible runs on all those hosts in parallel); every other host gets a play of its own,
+so a host only ever receives its own fixes. Plays name hosts by their pinmgr inventory name:
+the Ansible inventory must use the same names (pinmgr can read an Ansible inventory, which
+keeps them equal).
+
+What is fixed: DRIFT findings of exact pins, plus MISSING ones unless ``drift_only``. Glob and
+range pins name no single version, so they are listed in the header as "not fixed" instead of
+guessing one; so are pip packages missing from an interpreter pinmgr cannot name, and
+packages two roles of one host pin differently.
+
+Pure: same report and lockfile give byte-identical text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from packaging.utils import canonicalize_name
+
+from pinmgr.emitters._text import comment, yaml_str
+from pinmgr.emitters.ansible_vars import installable
+from pinmgr.model import (
+    CheckReport,
+    Ecosystem,
+    Finding,
+    FindingKind,
+    Lockfile,
+    PackageState,
+    Pin,
+    PolicyKind,
+    assert_never,
+)
+
+PLAYBOOK_PATH = "fix.yml"
+"""Key of the one file ``emit_playbook`` returns (the CLI writes it where ``--out`` says)."""
+
+_PYTHON = re.compile(r"python[0-9.]*")
+_STATE_PREFIXES = tuple(f"{s.value}; " for s in PackageState)
+
+
+@dataclass(frozen=True, order=True)
+class PipTarget:
+    """Where a pip fix goes: a virtualenv directory, or the pip script of an interpreter."""
+
+    option: str  # "virtualenv" or "executable" (ansible.builtin.pip options)
+    path: str
+
+
+def pip_target(origin: str) -> PipTarget:
+    """The pip module option for an inventory pip entry (interpreter path or virtualenv dir).
+
+    An interpreter ``<dir>/python3.11`` is fixed with the pip script beside it
+    (``<dir>/pip3.11``): ansible.builtin.pip runs ``executable`` as pip, and that script
+    installs into its own interpreter. Anything else is a virtualenv directory.
+    """
+    path = PurePosixPath(origin)
+    if _PYTHON.fullmatch(path.name):
+        return PipTarget("executable", str(path.with_name("pip" + path.name[len("python") :])))
+    return PipTarget("virtualenv", origin)
+
+
+@dataclass
+class _HostFixes:
+    apt: dict[str, str] = field(default_factory=dict)  # package -> version
+    dnf: dict[str, str] = field(default_factory=dict)
+    pip: dict[PipTarget, dict[str, str]] = field(default_factory=dict)
+
+    def key(self) -> tuple[object, ...]:
+        return (
+            tuple(sorted(self.apt.items())),
+            tuple(sorted(self.dnf.items())),
+            tuple(sorted((t, tuple(sorted(p.items()))) for t, p in self.pip.items())),
+        )
+
+
+def emit_playbook(
+    report: CheckReport, lockfile: Lockfile, *, drift_only: bool, hold: bool
+) -> dict[str, str]:
+    """``{PLAYBOOK_PATH: text}``: plays installing pinned versions on the hosts that drifted.
+
+    ``hold`` also marks fixed deb packages ``hold`` (dpkg selections) so unattended upgrades
+    cannot move them again; rpm holds need community.general and are only listed.
+    """
+    wanted = {FindingKind.DRIFT} if drift_only else {FindingKind.DRIFT, FindingKind.MISSING}
+    # (host, ecosystem, pip target, package) -> versions its roles want; more than one is a
+    # conflict between the host's roles, left for a human.
+    versions: dict[tuple[str, Ecosystem, PipTarget | None, str], set[str]] = {}
+    skipped: list[str] = []
+    for finding in report.findings:
+        if finding.kind not in wanted or finding.ecosystem is None:
+            continue
+        fix = _fix_for(finding, lockfile)
+        if isinstance(fix, str):
+            skipped.append(f"{finding.host} {finding.ecosystem.value} {finding.package}: {fix}")
+            continue
+        target, version = fix
+        key = (finding.host, finding.ecosystem, target, finding.package)
+        versions.setdefault(key, set()).add(version)
+
+    fixes: dict[str, _HostFixes] = {}
+    for (host_name, eco, target, package), wanted_versions in versions.items():
+        if len(wanted_versions) > 1:
+            skipped.append(
+                f"{host_name} {eco.value} {package}: its roles pin different versions "
+                f"({', '.join(sorted(wanted_versions))})"
+            )
+            continue
+        host = fixes.setdefault(host_name, _HostFixes())
+        match eco:
+            case Ecosystem.DEB:
+                table = host.apt
+            case Ecosystem.RPM:
+                table = host.dnf
+            case Ecosystem.PIP:
+                assert target is not None
+                table = host.pip.setdefault(target, {})
+            case _:
+                assert_never(eco)
+        table[package] = next(iter(wanted_versions))
+
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for name, host in fixes.items():
+        groups.setdefault(host.key(), []).append(name)
+    plays = sorted(sorted(names) for names in groups.values())
+
+    lines = _header(report, lockfile, drift_only=drift_only, hold=hold, skipped=skipped)
+    lines += [
+        comment(f"{sum(len(p) for p in plays)} host(s) in {len(plays)} play(s)."),
+        "---",
+    ]
+    if not plays:
+        lines += _empty_play()
+    for names in plays:
+        lines += _play(names, fixes[names[0]], hold=hold)
+    return {PLAYBOOK_PATH: "\n".join(lines) + "\n"}
+
+
+def _fix_for(finding: Finding, lockfile: Lockfile) -> tuple[PipTarget | None, str] | str:
+    """(pip target, version to install) for a fixable finding, else why it is not fixed."""
+    assert finding.ecosystem is not None
+    pin = _pin(lockfile, finding)
+    kind = pin.policy.kind if pin is not None else None
+    spec = pin.spec if pin is not None else finding.expected
+    match kind:
+        case None:
+            return f"no pin for it in the lockfile for {finding.role}/{finding.os_release}"
+        case PolicyKind.GLOB | PolicyKind.RANGE:
+            return f"{kind.value} pin {spec!r} names no single version to install"
+        case PolicyKind.EXACT:
+            pass
+        case _:
+            assert_never(kind)
+    version = installable(finding.ecosystem, spec)
+    if finding.ecosystem is not Ecosystem.PIP:
+        return None, version
+    origin = finding.reason
+    for prefix in _STATE_PREFIXES:
+        origin = origin.removeprefix(prefix)
+    if not origin or origin in {s.value for s in PackageState}:
+        return "missing from an interpreter pinmgr cannot name (install it by hand)"
+    return pip_target(origin), version
+
+
+def _pin(lockfile: Lockfile, finding: Finding) -> Pin | None:
+    """The pin behind a finding (role pins override shared ones, as ``check`` did).
+
+    Findings name the installed package: ``libssl3:amd64`` for a ``libssl3`` pin, canonical
+    names for pip; an exact name match wins over a base-name one.
+    """
+    candidates = lockfile.pins_for(finding.role, finding.os_release)
+    pins = [p for p in candidates if p.ecosystem is finding.ecosystem]
+    if finding.ecosystem is Ecosystem.PIP:
+        want = canonicalize_name(finding.package)
+        return next((p for p in pins if canonicalize_name(p.package) == want), None)
+    exact = next((p for p in pins if p.package == finding.package), None)
+    base = finding.package.split(":", 1)[0]
+    return exact or next((p for p in pins if p.package.split(":", 1)[0] == base), None)
+
+
+def _header(
+    report: CheckReport, lockfile: Lockfile, *, drift_only: bool, hold: bool, skipped: list[str]
+) -> list[str]:
+    source = report.lockfile or lockfile.path
+    what = "drifted" if drift_only else "drifted or missing"
+    lines = [
+        comment(
+            f"Generated by pinmgr from {source}. Do not edit: run `pinmgr emit ansible-playbook`."
+        ),
+        comment(f"Installs the exact pinned version of every {what} package, per host."),
+        comment("Run it with --check --diff first; then `pinmgr check` should report no drift."),
+    ]
+    if hold:
+        lines.append(comment("deb packages are also put on hold (dpkg --set-selections)."))
+        lines.append(
+            comment(
+                "rpm packages are not locked: that needs community.general.yum_versionlock "
+                "(see docs/ansible.md)."
+            )
+        )
+    if skipped:
+        lines.append(comment("Not fixed by this playbook (`pinmgr check` keeps reporting them):"))
+        lines += [comment(f"  {line}") for line in sorted(set(skipped))]
+    return lines
+
+
+def _play_name(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return f"Put {shown}{more} back on pinned versions"
+
+
+def _play(names: list[str], fix: _HostFixes, *, hold: bool) -> list[str]:
+    lines = [
+        f"- name: {yaml_str(_play_name(names))}",
+        "  hosts:",
+        *(f"    - {yaml_str(name)}" for name in names),
+        "  become: true",
+        "  gather_facts: false",
+        "  tasks:",
+    ]
+    if fix.apt:
+        lines += _task(
+            "Install pinned deb versions",
+            "ansible.builtin.apt",
+            [f"{p}={v}" for p, v in sorted(fix.apt.items())],
+            ["allow_downgrade: true", "allow_change_held_packages: true"],
+        )
+        if hold:
+            lines += [
+                f"    - name: {yaml_str('Hold pinned deb packages')}",
+                "      ansible.builtin.dpkg_selections:",
+                '        name: "{{ item }}"',
+                "        selection: hold",
+                "      loop:",
+                *(f"        - {yaml_str(p)}" for p in sorted(fix.apt)),
+            ]
+    if fix.dnf:
+        lines += _task(
+            "Install pinned rpm versions",
+            "ansible.builtin.dnf",
+            [f"{p}-{v}" for p, v in sorted(fix.dnf.items())],
+            ["allow_downgrade: true"],
+        )
+    for target in sorted(fix.pip):
+        lines += _task(
+            f"Install pinned pip versions with {target.path}",
+            "ansible.builtin.pip",
+            [f"{p}=={v}" for p, v in sorted(fix.pip[target].items())],
+            [f"{target.option}: {yaml_str(target.path)}"],
+        )
+    return lines
+
+
+def _task(name: str, module: str, packages: list[str], options: list[str]) -> list[str]:
+    return [
+        f"    - name: {yaml_str(name)}",
+        f"      {module}:",
+        "        name:",
+        *(f"          - {yaml_str(p)}" for p in packages),
+        *(f"        {opt}" for opt in options),
+    ]
+
+
+def _empty_play() -> list[str]:
+    """A valid no-op play: nothing drifted, and a stale fix.yml must not be left to run."""
+    return [
+        f"- name: {yaml_str('Nothing to fix, every checked host is on its pins')}",
+        # "!all" matches no host: the play is skipped (an empty hosts list is an error).
+        '  hosts: "!all"',
+        "  gather_facts: false",
+        "  tasks: []",
+    ]
