@@ -55,9 +55,18 @@ def make_transport_factory(
 ) -> TransportFactory:
     """A factory choosing each host's transport by ``Host.transport``.
 
-    ``ssh_options`` (a ``collectors.ssh.SshOptions``; default ``SshOptions()``) is passed
-    through untouched to ``SshTransport(host, options)``.
+    ``ssh_options`` (a ``collectors.ssh.SshOptions``; default ``SshOptions()``, built once on
+    the first SSH host) is passed through untouched to ``SshTransport(host, options)``;
+    ``max_bytes`` caps local output (SSH has its own ``SshOptions.max_bytes``).
     """
+    shared: list[object] = [] if ssh_options is None else [ssh_options]
+    lock = threading.Lock()
+
+    def ssh_opts() -> object:
+        with lock:
+            if not shared:
+                shared.append(_load(SSH_OPTIONS, "ssh options")())
+            return shared[0]
 
     def factory(host: Host) -> Transport:
         cls = load_transport_class(host.transport)
@@ -65,10 +74,7 @@ def make_transport_factory(
             case TransportKind.LOCAL:
                 transport: Transport = cls(host, max_bytes=max_bytes)
             case TransportKind.SSH:
-                options = (
-                    _load(SSH_OPTIONS, "ssh options")() if ssh_options is None else ssh_options
-                )
-                transport = cls(host, options)
+                transport = cls(host, ssh_opts())
             case _:
                 assert_never(host.transport)
         return transport
