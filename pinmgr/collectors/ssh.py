@@ -79,7 +79,8 @@ class SshOptions:
     """How to reach hosts over SSH; one instance per run, shared by every host.
 
     ``known_hosts`` is the user file (read; written by ``accept_new`` when there is no
-    ``project_known_hosts``); ``project_known_hosts`` is read too and receives accepted keys.
+    ``project_known_hosts``); ``project_known_hosts`` is read too and receives accepted keys;
+    ``global_known_hosts`` is only read.
     ``timeout`` passed to ``run`` is the command deadline; ``command_timeout`` is what callers
     should pass by default (and is used when ``run`` gets a timeout <= 0).
     ``passphrase(path)`` is asked at most once per encrypted key file per run (None: skip it).
@@ -96,10 +97,12 @@ class SshOptions:
     passphrase: Callable[[str], str | None] | None = field(default=None, compare=False)
     ssh_config: str | None = None
     hash_known_hosts: bool = False
+    global_known_hosts: str | None = "/etc/ssh/ssh_known_hosts"  # read only, like OpenSSH
 
     def known_hosts_store(self) -> hostkeys.KnownHosts:
         """The shared, parsed-once store for these files (raises OSError if unreadable)."""
-        reads = tuple(p for p in (self.project_known_hosts, self.known_hosts) if p)
+        files = (self.project_known_hosts, self.known_hosts, self.global_known_hosts)
+        reads = tuple(p for p in files if p)
         write = self.project_known_hosts or self.known_hosts or hostkeys.DEFAULT_USER_KNOWN_HOSTS
         return hostkeys.shared_store(reads, write, hash_new_entries=self.hash_known_hosts)
 

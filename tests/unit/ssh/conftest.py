@@ -174,6 +174,7 @@ def options(keys: Keys, known_hosts: Path) -> SshOptions:
     """Options that touch nothing of the real user: temp known_hosts, test key, no agent."""
     return SshOptions(
         known_hosts=str(known_hosts),
+        global_known_hosts=None,
         identity_files=(str(keys.client),),
         allow_agent=False,
         connect_timeout=5,
