@@ -18,6 +18,7 @@ from pinmgr.model import (
     HostSnapshot,
     InstalledPackage,
     Lockfile,
+    OsRelease,
     PackageState,
     Pin,
 )
@@ -55,8 +56,10 @@ def _check_role(
     lockfile: Lockfile, snap: HostSnapshot, role: str, *, unpinned: bool
 ) -> list[Finding]:
     host = snap.host
-    release = snap.os_release.key if snap.os_release else ""
     declared = lockfile.releases_for(role)
+    release = declared_release(snap.os_release, declared) or (
+        snap.os_release.key if snap.os_release else ""
+    )
     if release not in declared:
         reason = (
             f"OS release {release} is not declared for role {role}"
@@ -107,6 +110,22 @@ def _check_role(
                 )
             )
     return findings
+
+
+def declared_release(os_release: OsRelease | None, declared: Sequence[str]) -> str | None:
+    """The lockfile release a host's OS release falls under.
+
+    Exact ``ID-VERSION_ID`` first, then shorter dotted prefixes: a Rocky host reporting
+    ``VERSION_ID="9.3"`` is checked against ``rocky-9`` when ``rocky-9.3`` is not declared.
+    """
+    if os_release is None:
+        return None
+    parts = os_release.version_id.split(".")
+    for n in range(len(parts), 0, -1):
+        key = f"{os_release.id}-{'.'.join(parts[:n])}"
+        if key in declared:
+            return key
+    return None
 
 
 def _finding(

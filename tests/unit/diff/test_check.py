@@ -61,9 +61,7 @@ HOST = Host("web1", "staging", ("app",))
 BOOKWORM = OsRelease("debian", "12")
 
 
-def snap(
-    *packages: InstalledPackage, rel: OsRelease | None = BOOKWORM
-) -> HostSnapshot:
+def snap(*packages: InstalledPackage, rel: OsRelease | None = BOOKWORM) -> HostSnapshot:
     return HostSnapshot(HOST, rel, packages)
 
 
@@ -191,3 +189,15 @@ def test_waivers_apply_until_expiry() -> None:
         for f in waivers.apply(found, [other_env], dt.date(2026, 1, 1))
         if f.package == "bash"
     } == {FindingKind.DRIFT}
+
+
+def test_point_release_falls_under_major_release_key() -> None:
+    lock = Lockfile(
+        "l", 1, ("app",), (pin("bash", "5.1.8-9.el9", rel="rocky-9", eco=Ecosystem.RPM),)
+    )
+    rpm = InstalledPackage(Ecosystem.RPM, "bash", "5.1.8-9.el9")
+    (f,) = check(lock, [HostSnapshot(HOST, OsRelease("rocky", "9.3"), (rpm,))])
+    assert f.kind is FindingKind.OK and f.os_release == "rocky-9"
+    # Ubuntu's "22.04" is not shortened to a declared "ubuntu-22.04" sibling by accident.
+    (g,) = check(lock, [HostSnapshot(HOST, OsRelease("ubuntu", "22.04"), ())])
+    assert g.kind is FindingKind.UNSUPPORTED_OS
