@@ -336,3 +336,18 @@ def test_start_fifty_hosts(hostlab: LabFactory) -> None:
         f"\nhostlab: 50 hosts ready in {started:.2f}s; "
         f"50 parallel ssh logins in {ssh_s:.2f}s (cpus={os.cpu_count()})"
     )
+
+
+@pytest.mark.parametrize("writable", [False, True])
+def test_replant_changes_a_running_host(hostlab: LabFactory, writable: bool) -> None:
+    lab = hostlab([HostSpec("r1", os_release="ubuntu-24.04", writable=writable)])
+    noble = BASE_PACKAGES["ubuntu-24.04"]
+    lab.replant("r1", Drift(versions={"nginx": older(noble["nginx"])}), pip={"Django": "4.2.0"})
+    lines = ssh(lab, "r1", QUERY).stdout.splitlines()
+    assert f"nginx\t{older(noble['nginx'])}\tii " in lines
+    assert lines == lab.hosts["r1"].query_lines()
+    assert [p.kind for p in lab.hosts["r1"].planted] == ["older"]
+    assert json.loads(ssh(lab, "r1", PIP_LIST).stdout) == {"Django": "4.2.0"}
+    lab.replant("r1", Drift())
+    assert f"nginx\t{noble['nginx']}\tii " in ssh(lab, "r1", QUERY).stdout.splitlines()
+    assert lab.hosts["r1"].planted == ()

@@ -491,7 +491,10 @@ class Lab:
         shutil.copytree(self.workdir / "venv-template", venv, symlinks=True)
         cfg = venv / "pyvenv.cfg"
         cfg.write_text(cfg.read_text().replace(str(self.workdir / "venv-template"), VENV_PATH))
-        site = venv / self._site_rel
+        self._write_dist_infos(h)
+
+    def _write_dist_infos(self, h: LabHost) -> None:
+        site = h.dir / "venv" / self._site_rel
         for name, version in sorted(h.pip.items()):
             norm = name.replace("-", "_")
             info = site / f"{norm}-{version}.dist-info"
@@ -672,7 +675,7 @@ class Lab:
         blocks = []
         for h in self.hosts.values():
             block = [
-                f"Host {h.name}",
+                f"Host {h.name} {h.address}",
                 f"  HostName {h.address}",
                 f"  User {self.user}",
                 "  Port 22",
@@ -711,6 +714,46 @@ class Lab:
             out.append("")
         path.write_text("\n".join(out))
         return path
+
+    def replant(
+        self,
+        host: LabHost | str,
+        drift: Drift | None = None,
+        pip: Mapping[str, str] | None = None,
+    ) -> LabHost:
+        """Change a running host's planted drift and/or venv in place (e.g. "the fix landed"):
+        its dpkg status is rewritten through the host's own mounts, ``planted`` updated."""
+        h = self.hosts[host if isinstance(host, str) else host.name]
+        spec = h.spec
+        if drift is not None:
+            spec = replace(spec, drift=drift)
+        if pip is not None:
+            if not h.has_venv:
+                raise ValueError(f"{h.name} has no virtualenv")
+            spec = replace(spec, pip=pip)
+        packages, planted = plant(spec)
+        if drift is not None:
+            status = render_status(spec.os_release, packages)
+            script = (
+                "cat > /var/lib/dpkg/status.lab && mv /var/lib/dpkg/status.lab /var/lib/dpkg/status"
+            )
+            if not spec.writable:  # the bind-mounted dir is the lab's own: write it directly
+                tmp = h.dir / "dpkg" / "status.lab"
+                tmp.write_text(status)
+                tmp.replace(h.dir / "dpkg" / "status")
+            else:
+                done = self.exec(h, ["sh", "-c", script], input=status)
+                if done.returncode != 0:
+                    raise net.LabError(f"{h.name}: cannot rewrite dpkg status: {done.stderr}")
+        if pip is not None:
+            site = h.dir / "venv" / self._site_rel
+            for info in site.glob("*.dist-info"):
+                shutil.rmtree(info)
+        h.spec, h.packages, h.planted = spec, packages, planted
+        if pip is not None:
+            h.pip = dict(pip)
+            self._write_dist_infos(h)
+        return h
 
     def jump_spec(self, host: LabHost) -> str | None:
         """``user@address:22`` of the host's bastion (self-contained, unlike the alias)."""
