@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pinmgr.versions.policy import parse_policy
 
 from pinmgr.diff import waivers
 from pinmgr.diff.check import check
@@ -27,6 +26,7 @@ from pinmgr.model import (
     Pin,
     Waiver,
 )
+from pinmgr.versions.policy import parse_policy
 
 DEB = Ecosystem.DEB
 
