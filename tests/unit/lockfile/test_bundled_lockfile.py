@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pinmgr.lockfile import check_text, load, loads
+from pinmgr.lockfile.load import TOP_LEVEL_KEYS, WAIVER_KEYS
 from pinmgr.model import SHARED_ROLE, Ecosystem, PolicyKind
 from pinmgr.versions.policy import evaluate
 
@@ -76,3 +77,15 @@ def test_app_on_this_debian_12_has_ok_drift_and_missing() -> None:
     assert outcome["bash"] == "drift", outcome
     # Not part of a stock install.
     assert outcome["nginx"] == "missing", outcome
+
+
+DOCS = BUNDLED.parents[1] / "docs" / "lockfile.md"
+
+
+def test_docs_example_is_valid_and_every_key_is_documented() -> None:
+    docs = DOCS.read_text()
+    example = docs.split("```toml\n", 1)[1].split("```", 1)[0]
+    lf = loads(example, "docs-example.toml")
+    assert len(lf.pins) == 5 and len(lf.waivers) == 1
+    for key in (*TOP_LEVEL_KEYS, *WAIVER_KEYS):
+        assert f"`{key}`" in docs or f"`{key}." in docs or f"`[[{key}]]`" in docs, key
