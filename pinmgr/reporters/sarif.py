@@ -1,0 +1,228 @@
+"""SARIF 2.1.0 for code-scanning UIs (GitHub ``upload-sarif``, GitLab, VS Code viewers).
+
+Each problem becomes a result pointing at the pin's line in the lockfile, so drift shows up
+where a reviewer can fix it. One rule per reportable finding kind, worded as in
+docs/findings.md (a test keeps the two in step). ``ok`` and ``unpinned`` are not problems and
+are not results. Host failures have no lockfile line: they carry only a logical location
+naming the host (code-scanning UIs that need a file skip them; JUnit and Markdown show them).
+
+partialFingerprints hash the finding's identity (kind, env, host, role, ecosystem, package),
+not versions or lines, so an alert survives a lockfile edit and a version bump.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+from pinmgr import __version__
+from pinmgr.model import CheckReport, Finding, FindingKind
+from pinmgr.reporters.junit import clean, describe, outcome
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://pypi.org/project/pinmgr/"
+FINGERPRINT_KEY = "pinmgrFinding/v1"
+
+# kind -> (rule name, short description, meaning, fix); meaning and fix are the Markdown cells
+# of docs/findings.md verbatim.
+RULES: dict[FindingKind, tuple[str, str, str, str]] = {
+    FindingKind.DRIFT: (
+        "PackageDrift",
+        "Installed version differs from the pinned version",
+        "installed, but not the pinned version; `direction` says whether it is **older** or "
+        "**newer** than the pin, by the ecosystem's own ordering (dpkg, rpm, PEP 440). A "
+        "package dpkg reports half-installed is drift too (reason `half-installed`)",
+        "install the pinned version, or — if the upgrade was intended — update the pin",
+    ),
+    FindingKind.MISSING: (
+        "PackageMissing",
+        "Pinned package is not installed",
+        "pinned but not installed (a deb in state `rc`, removed with config files left, "
+        "counts as not installed)",
+        "install it, or remove the pin",
+    ),
+    FindingKind.UNSUPPORTED_OS: (
+        "UnsupportedOsRelease",
+        "Host OS release has no pins for its role",
+        "the host's OS release (`ID-VERSION_ID` from `/etc/os-release`) has no table for its "
+        "role in the lockfile",
+        'add `[roles.app."rocky-9".rpm]` pins, or move the host to a declared release',
+    ),
+    FindingKind.WAIVED: (
+        "DriftWaived",
+        "Drift accepted by an unexpired waiver",
+        "drift or missing covered by an unexpired waiver in the lockfile; shown, never hidden. "
+        "After `expires` it is drift again, with reason `waiver expired YYYY-MM-DD`",
+        "fix before expiry, or extend the waiver deliberately",
+    ),
+    # Not yet in docs/findings.md: worded from pinmgr/diff/consistency.py.
+    FindingKind.INCONSISTENT: (
+        "RoleInconsistent",
+        "Hosts of one role disagree on an unpinned package",
+        "hosts of one role on one OS release disagree on the version (or presence) of a "
+        "package the lockfile does not pin; the most common version is the reference and each "
+        "host that differs is reported",
+        "pin the package, or bring the odd hosts in line with the others",
+    ),
+    FindingKind.MIXED_OS: (
+        "RoleMixedOsReleases",
+        "Hosts of one role in one environment run different OS releases",
+        "hosts of one role within one environment run different OS releases; the most common "
+        "release is the reference",
+        "upgrade or reinstall the odd hosts, or give them their own role",
+    ),
+    FindingKind.UNREACHABLE: (
+        "HostUnreachable",
+        "Host could not be reached",
+        "the host could not be reached (connection refused, no route to host, DNS)",
+        "start the host / fix the address in the inventory",
+    ),
+    FindingKind.AUTH_FAILED: (
+        "HostAuthFailed",
+        "SSH authentication failed",
+        "SSH authentication failed",
+        "load the key into ssh-agent, or set `key`/`user` in the inventory",
+    ),
+    FindingKind.HOSTKEY_UNKNOWN: (
+        "HostKeyUnknown",
+        "Host key is not in any known_hosts file",
+        "the host's key is not in any known_hosts file; the reason shows its SHA256 "
+        "fingerprint and the command to trust it",
+        "verify the fingerprint, then add it (the reason prints the `ssh-keyscan` line) or "
+        "run once with `--accept-new`",
+    ),
+    FindingKind.HOSTKEY_CHANGED: (
+        "HostKeyChanged",
+        "Host presented a different key than the recorded one",
+        "the host presented a different key than the one recorded — always refused, the "
+        "known_hosts file is never changed",
+        "find out why (reinstall? attack?), then remove the old line with `ssh-keygen -R`",
+    ),
+    FindingKind.TIMEOUT: (
+        "HostTimeout",
+        "Connecting or collecting timed out",
+        "connecting or collecting took longer than `--connect-timeout` / `--timeout`",
+        "check the host's load / network; raise the timeout",
+    ),
+    FindingKind.COLLECT_ERROR: (
+        "CollectError",
+        "Host output could not be used",
+        "collected, but the output was unusable (over the byte cap, probe failed)",
+        "look at the host; report a bug if the probe misread it",
+    ),
+}
+_MD = re.compile(r"\*\*|`")
+
+
+def level(kind: FindingKind) -> str | None:
+    """SARIF level of a kind, or None when the kind is not a result at all."""
+    return {"failure": "error", "error": "error", "skipped": "note"}.get(outcome(kind) or "")
+
+
+RULE_KINDS: tuple[FindingKind, ...] = tuple(k for k in FindingKind if level(k) is not None)
+_RULE_INDEX = {kind: i for i, kind in enumerate(RULE_KINDS)}
+
+
+def plain(markdown: str) -> str:
+    """The rule texts without Markdown emphasis and code marks."""
+    return _MD.sub("", markdown)
+
+
+def _rule(kind: FindingKind) -> dict[str, Any]:
+    name, short, meaning, fix = RULES[kind]
+    return {
+        "id": kind.value,
+        "name": name,
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": plain(meaning)},
+        "help": {
+            "text": f"{plain(meaning)}. Fix: {plain(fix)}.",
+            "markdown": f"**{kind.value}**: {meaning}.\n\n**Fix:** {fix}.",
+        },
+        "defaultConfiguration": {"level": level(kind)},
+        "properties": {"tags": ["pinmgr"]},
+    }
+
+
+def fingerprint(f: Finding) -> str:
+    """Stable identity of a finding: same problem on the same pin and host, same hash."""
+    eco = f.ecosystem.value if f.ecosystem else ""
+    key = "\0".join((f.kind.value, f.env, f.host, f.role, eco, f.package))
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _result(f: Finding, lvl: str) -> dict[str, Any]:
+    location: dict[str, Any] = {}
+    if f.location is not None:
+        location["physicalLocation"] = {
+            "artifactLocation": {"uri": quote(clean(f.location.file), safe="/")},
+            "region": {"startLine": f.location.line, "startColumn": f.location.col},
+        }
+    location["logicalLocations"] = [
+        {
+            "name": clean(f.host),
+            "fullyQualifiedName": clean(f"{f.env}/{f.host}"),
+            "kind": "resource",
+        }
+    ]
+    props = {
+        "env": f.env,
+        "host": f.host,
+        "role": f.role,
+        "osRelease": f.os_release,
+        "ecosystem": f.ecosystem.value if f.ecosystem else "",
+        "package": f.package,
+        "expected": f.expected,
+        "actual": f.actual,
+        "direction": f.direction.value if f.direction else "",
+        "reason": f.reason,
+        "waiver": f.waiver_reason,
+    }
+    return {
+        "ruleId": f.kind.value,
+        "ruleIndex": _RULE_INDEX[f.kind],
+        "level": lvl,
+        "message": {"text": describe(f)},
+        "locations": [location],
+        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f)},
+        "properties": {k: clean(v) for k, v in props.items() if v},
+    }
+
+
+def render(report: CheckReport) -> str:
+    """One run with every rule and one result per problem; byte-identical for one report."""
+    results: list[dict[str, Any]] = []
+    for f in report.findings:
+        lvl = level(f.kind)
+        if lvl is not None:
+            results.append(_result(f, lvl))
+    s = report.summary
+    doc = {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "pinmgr",
+                        "version": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [_rule(k) for k in RULE_KINDS],
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+                "properties": {
+                    "lockfile": clean(report.lockfile),
+                    "environments": [clean(e) for e in report.environments],
+                    "hostsTotal": s.hosts_total,
+                    "hostsCollected": s.hosts_collected,
+                    "counts": {k.value: s.count(k) for k in FindingKind},
+                },
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
