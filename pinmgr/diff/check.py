@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from packaging.utils import canonicalize_name
 
+from pinmgr.errors import VersionError
 from pinmgr.model import (
     Ecosystem,
     Finding,
@@ -159,7 +160,13 @@ def _finding(
 def _compare(
     snap: HostSnapshot, role: str, release: str, pin: Pin, installed: InstalledPackage
 ) -> Finding:
-    direction = evaluate(pin.ecosystem, pin.policy, installed.version)
+    try:
+        direction = evaluate(pin.ecosystem, pin.policy, installed.version)
+    except VersionError as exc:
+        # A host may report a version its own ecosystem's rules reject (legacy pip versions,
+        # hostile output): that host/package is drift with the reason, not a crash of the run.
+        found = _finding(snap, role, release, pin, FindingKind.DRIFT, installed)
+        return replace(found, reason=f"installed version not comparable: {exc.message}")
     if direction is None and installed.state is not PackageState.HALF_INSTALLED:
         return _finding(snap, role, release, pin, FindingKind.OK, installed)
     found = _finding(snap, role, release, pin, FindingKind.DRIFT, installed)

@@ -201,3 +201,12 @@ def test_point_release_falls_under_major_release_key() -> None:
     # Ubuntu's "22.04" is not shortened to a declared "ubuntu-22.04" sibling by accident.
     (g,) = check(lock, [HostSnapshot(HOST, OsRelease("ubuntu", "22.04"), ())])
     assert g.kind is FindingKind.UNSUPPORTED_OS
+
+
+def test_unparsable_installed_version_is_drift_not_a_crash() -> None:
+    lock = Lockfile("l", 1, ("app",), (pin("flask", "2.3.3", eco=Ecosystem.PIP),))
+    venv_host = Host("web1", "staging", ("app",), pip=("/srv/venv",))
+    bad = InstalledPackage(Ecosystem.PIP, "flask", "not a version!", origin="/srv/venv")
+    (f,) = check(lock, [HostSnapshot(venv_host, BOOKWORM, (bad,))])
+    assert f.kind is FindingKind.DRIFT and f.direction is None
+    assert "not comparable" in f.reason
