@@ -67,7 +67,11 @@ def check_text(text: str, path: str = "<lockfile>") -> list[LockfileError]:
 
 
 def decode(raw: bytes, file: str) -> str:
-    """Lockfiles are UTF-8 (TOML requires it); say so with a location instead of a traceback."""
+    """Lockfiles are UTF-8 (TOML requires it); say so with a location instead of a traceback.
+
+    A leading byte order mark (some Windows editors add one) is dropped, not an error.
+    """
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

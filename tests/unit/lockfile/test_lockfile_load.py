@@ -201,3 +201,10 @@ def test_unreadable_and_non_utf8(tmp_path: Path) -> None:
         load(bad)
     assert info.value.location == Location(str(bad), 2, 6)
     assert "not valid UTF-8" in info.value.message
+
+
+def test_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbfschema = 1\n[roles.app."debian-12".deb]\nnginx = "1.22.1-9"\n')
+    (pin,) = load(path).pins
+    assert pin.location == Location(str(path), 3, 9)
