@@ -7,8 +7,10 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from tests.hostlab import (
     older,
     packages_for,
     plant,
+    requirements_missing,
 )
 
 pytestmark = pytest.mark.hosts
@@ -69,6 +72,15 @@ def ssh_all(lab: Lab, hosts: list[LabHost], command: str) -> dict[str, tuple[int
         stdout, stderr = proc.communicate(timeout=60)
         out[name] = (proc.returncode, stdout, stderr)
     return out
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a dead orphan waits for the machine's init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _mountinfo() -> str:
@@ -317,7 +329,7 @@ def test_stop_leaves_nothing_behind() -> None:
     assert not netns & _netns_names()
     assert not {n for n in _links() if n == bridge or n.startswith(f"pl{bridge[5:]}h")}
     for pid in pids:
-        assert not Path(f"/proc/{pid}").exists(), f"process {pid} survived"
+        assert not Path(f"/proc/{pid}").exists(), f"process {pid} survived (or unreaped)"
     assert not workdir.exists()
     assert str(workdir) not in _mountinfo()
     assert not any(f"/run/netns/{ns}" in _mountinfo() for ns in netns)
@@ -351,3 +363,42 @@ def test_replant_changes_a_running_host(hostlab: LabFactory, writable: bool) -> 
     lab.replant("r1", Drift())
     assert f"nginx\t{noble['nginx']}\tii " in ssh(lab, "r1", QUERY).stdout.splitlines()
     assert lab.hosts["r1"].planted == ()
+
+
+def test_a_killed_run_is_cleaned_up_by_the_next_lab_in_its_slot() -> None:
+    from tests.hostlab import net
+
+    if requirements_missing():
+        pytest.skip(requirements_missing() or "")
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]);"
+            "from tests.hostlab import Lab, HostSpec;"
+            "lab = Lab(); lab.start([HostSpec('x1'), HostSpec('x2', kind='hang')]);"
+            "print(lab.bridge[5:], lab.pid1('x1'), lab.workdir, flush=True); sys.stdin.read()",
+            str(Path(__file__).resolve().parents[2]),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    slot_s, pid1_s, workdir = child.stdout.readline().split()
+    slot, pid1 = int(slot_s), int(pid1_s)
+    child.kill()  # no atexit, no finalizer: hosts, netns and links stay behind
+    child.wait()
+    assert _running(pid1) and net.lab_netns(slot)
+    held = []
+    try:
+        while True:  # take slots lowest-first until the dead run's slot is ours (and purged)
+            held.append(net.Slot())
+            if held[-1].number == slot:
+                break
+    finally:
+        for s in held:
+            s.release()
+    assert not net.lab_netns(slot) and not net.lab_links(slot)
+    assert not _running(pid1)  # killed (an orphan: the machine's init reaps it in its time)
+    shutil.rmtree(workdir, ignore_errors=True)
