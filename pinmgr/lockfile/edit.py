@@ -207,6 +207,8 @@ def _insert_key_sorted(container: Container, key: str, value: Item) -> None:
     neighbour = body[kv_indices[0]][1] if kv_indices else None
     if neighbour is not None:
         value.trivia.indent = neighbour.trivia.indent
+        if neighbour.trivia.trail.endswith("\r\n"):
+            value.trivia.trail = "\r\n"  # a CRLF file stays CRLF
     if index < len(body):
         container._insert_at(index, key, value)
     else:

@@ -23,7 +23,7 @@ from pinmgr.lockfile import (
     save,
     set_pin,
 )
-from pinmgr.model import SHARED_ROLE, Ecosystem, Waiver
+from pinmgr.model import SHARED_ROLE, Ecosystem, Location, Waiver
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "lockfiles"
 ODD = (DATA / "odd_formatting.toml").read_text()
@@ -269,3 +269,18 @@ def test_save_refuses_an_invalid_result(tmp_path: Path) -> None:
     with pytest.raises(LockfileError, match="unknown top-level key 'typo'"):
         save(path, doc, original)
     assert path.read_text() == ODD
+
+
+def test_crlf_file_keeps_crlf_for_new_and_changed_pins() -> None:
+    text = 'schema = 1\r\n\r\n[roles.app."debian-12".deb]\r\nbash = "5.2"\r\nzlib1g = "1"\r\n'
+    doc = parse(text)
+    set_pin(doc, "app", "debian-12", DEB, "nginx", "1.22.1-9")
+    set_pin(doc, "app", "debian-12", DEB, "bash", "5.2.15-2+b8")
+    out = dumps(doc)
+    assert out == (
+        'schema = 1\r\n\r\n[roles.app."debian-12".deb]\r\n'
+        'bash = "5.2.15-2+b8"\r\nnginx = "1.22.1-9"\r\nzlib1g = "1"\r\n'
+    )
+    nginx = loads(out, "crlf.toml").pins[1]
+    assert nginx.package == "nginx"
+    assert nginx.location == Location("crlf.toml", 5, 9)
