@@ -4,7 +4,7 @@ or the tools the lab runs (ip, sshd)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,14 @@ _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:  # `tests` is a package under the repo root
     sys.path.insert(0, str(_ROOT))
 
-from tests.hostlab import HostSpec, Lab, LabHost, requirements_missing, sample_fleet  # noqa: E402
-
-LabFactory = Callable[..., Lab]
-"""``hostlab(specs, timeout=60.0) -> Lab`` (started; stopped when the module's tests end)."""
+from tests.hostlab import (  # noqa: E402
+    HostSpec,
+    Lab,
+    LabFactory,
+    LabHost,
+    requirements_missing,
+    sample_fleet,
+)
 
 
 @pytest.fixture(scope="module")

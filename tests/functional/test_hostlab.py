@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.conftest import LabFactory
 from tests.hostlab import (
     BASE_PACKAGES,
     GUARD_NET,
@@ -26,6 +25,7 @@ from tests.hostlab import (
     HostSpec,
     Lab,
     LabError,
+    LabFactory,
     LabHost,
     assert_routed_locally,
     fleet,

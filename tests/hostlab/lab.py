@@ -21,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from pinmgr.model import Host
 
 HostKind = Literal["ssh", "hang", "refused", "unreachable"]
+LabFactory = Callable[..., "Lab"]
+"""The ``hostlab`` fixture: ``hostlab(specs, timeout=60.0) -> Lab`` (started, stopped for you)."""
 LAB_USER = "pinmgr-lab"
 VENV_PATH = "/srv/app/venv"
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
