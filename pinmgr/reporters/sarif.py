@@ -3,8 +3,11 @@
 Each problem becomes a result pointing at the pin's line in the lockfile, so drift shows up
 where a reviewer can fix it. One rule per reportable finding kind, worded as in
 docs/findings.md (a test keeps the two in step). ``ok`` and ``unpinned`` are not problems and
-are not results. Host failures have no lockfile line: they carry only a logical location
-naming the host (code-scanning UIs that need a file skip them; JUnit and Markdown show them).
+are not results. Every result also has a logical location naming the host. Results with no
+pin line (host failures, unsupported-os, mixed-os, inconsistent) point at line 1 of the
+lockfile: GitHub code scanning rejects the *whole* upload when any result lacks a physical
+location (codeql-action issues 1738 and 2459), so a logical location alone would lose every
+alert exactly when a host is down.
 
 partialFingerprints hash the finding's identity (kind, env, host, role, ecosystem, package),
 not versions or lines, so an alert survives a lockfile edit and a version bump.
@@ -19,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pinmgr import __version__
-from pinmgr.model import CheckReport, Finding, FindingKind
+from pinmgr.model import CheckReport, Finding, FindingKind, Location
 from pinmgr.reporters.junit import clean, describe, outcome
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -154,12 +157,13 @@ def fingerprint(f: Finding) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _result(f: Finding, lvl: str) -> dict[str, Any]:
+def _result(f: Finding, lvl: str, lockfile: str) -> dict[str, Any]:
     location: dict[str, Any] = {}
-    if f.location is not None:
+    where = f.location or (Location(lockfile, 1, 1) if lockfile else None)
+    if where is not None:
         location["physicalLocation"] = {
-            "artifactLocation": {"uri": quote(clean(f.location.file), safe="/")},
-            "region": {"startLine": f.location.line, "startColumn": f.location.col},
+            "artifactLocation": {"uri": quote(clean(where.file), safe="/")},
+            "region": {"startLine": where.line, "startColumn": where.col},
         }
     location["logicalLocations"] = [
         {
@@ -198,7 +202,7 @@ def render(report: CheckReport) -> str:
     for f in report.findings:
         lvl = level(f.kind)
         if lvl is not None:
-            results.append(_result(f, lvl))
+            results.append(_result(f, lvl, report.lockfile))
     s = report.summary
     doc = {
         "$schema": SCHEMA_URI,

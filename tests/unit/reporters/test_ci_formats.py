@@ -196,8 +196,28 @@ def test_sarif_locations() -> None:
     for kind, host in (("unreachable", "web7"), ("unsupported-os", "db1"), ("mixed-os", "db1")):
         res = next(r for r in results if r["ruleId"] == kind)
         (loc,) = res["locations"]
-        assert "physicalLocation" not in loc
+        # no pin line: line 1 of the lockfile, so GitHub accepts the upload
+        assert loc["physicalLocation"]["artifactLocation"]["uri"] == "pins/pinmgr.toml"
+        assert loc["physicalLocation"]["region"] == {"startLine": 1, "startColumn": 1}
         assert loc["logicalLocations"][0]["name"] == host
+
+
+def test_sarif_meets_github_ingestion_rules() -> None:
+    """GitHub rejects a whole upload if any result lacks a physical artifact location."""
+    for make in (hostile_report, nasty_report):
+        for r in json.loads(sarif.render(make()))["runs"][0]["results"]:
+            assert r["locations"], r
+            for loc in r["locations"]:
+                assert loc["physicalLocation"]["artifactLocation"]["uri"], r
+                assert loc["physicalLocation"]["region"]["startLine"] >= 1
+
+
+def test_sarif_without_lockfile_keeps_logical_location_only() -> None:
+    f = findings()[-1]
+    run = json.loads(sarif.render(build([f], hosts_total=1, hosts_collected=0)))["runs"][0]
+    (loc,) = run["results"][0]["locations"]
+    assert "physicalLocation" not in loc
+    assert loc["logicalLocations"][0]["name"] == "web12"
 
 
 def test_sarif_uri_is_percent_encoded() -> None:

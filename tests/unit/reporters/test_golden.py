@@ -145,4 +145,4 @@ def test_table_fits_80_columns_without_colour() -> None:
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "\x1b" not in out
     # the hostile markup is shown literally, not interpreted by rich
-    assert "[red]boom[/red]" in out.replace("\n", "").replace(" ", "") or "[red]" in out
+    assert "[red]" in out
