@@ -195,6 +195,15 @@ class InstalledPackage:
     origin: str = ""
 
 
+@dataclass(frozen=True, order=True)
+class AvailableVersions:
+    """Versions of one package the host's configured sources offer (apt-cache, dnf)."""
+
+    ecosystem: Ecosystem
+    name: str
+    versions: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class HostSnapshot:
     """What one host really has, as collected."""
@@ -204,6 +213,8 @@ class HostSnapshot:
     packages: tuple[InstalledPackage, ...]
     # Lines of host output that could not be parsed: reported, never fatal.
     warnings: tuple[str, ...] = ()
+    # Only with ``check --installable`` / ``outdated``: what the host's sources offer.
+    available: tuple[AvailableVersions, ...] = ()
 
 
 class FailureKind(str, Enum):
@@ -235,6 +246,8 @@ class FindingKind(str, Enum):
     INCONSISTENT = "inconsistent"
     # Hosts of one role in one environment run different OS releases.
     MIXED_OS = "mixed-os"
+    # The pinned version is not offered by the host's configured package sources any more.
+    NOT_INSTALLABLE = "not-installable"
     UNREACHABLE = "unreachable"
     AUTH_FAILED = "auth-failed"
     HOSTKEY_UNKNOWN = "hostkey-unknown"
