@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
 
 from pinmgr.model import (
     SHARED_ROLE,
@@ -25,6 +25,9 @@ from pinmgr.model import (
     PolicyKind,
     Summary,
 )
+
+# Test dependency (with ansible-core and ansible-lint): skip, naming it, when absent.
+yaml = pytest.importorskip("yaml", reason="PyYAML is a test dependency: pip install pyyaml")
 
 DEB, RPM, PIP = Ecosystem.DEB, Ecosystem.RPM, Ecosystem.PIP
 EXACT, GLOB, RANGE = PolicyKind.EXACT, PolicyKind.GLOB, PolicyKind.RANGE
