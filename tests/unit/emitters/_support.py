@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-
 from pinmgr.model import (
     SHARED_ROLE,
     CheckReport,
