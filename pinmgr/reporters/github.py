@@ -1,9 +1,9 @@
 """GitHub Actions workflow commands: one annotation line per problem.
 
 ``::error file=pins/pinmgr.toml,line=12,col=1,title=drift web1::...`` puts the problem on the
-pin's line in the pull request and the run summary. Failing kinds are ``error``, waived is
-``notice``; ok and unpinned print nothing. A host failure has no lockfile line, so its
-annotation has no ``file``.
+pin's line in the pull request and the run summary. Failing kinds are ``error``,
+not-installable is ``warning``, waived is ``notice``; ok and unpinned print nothing. A host
+failure has no lockfile line, so its annotation has no ``file``.
 
 Host text is untrusted and the runner parses these lines: control characters become visible
 escapes first (so no raw newline can start a forged command and no ESC reaches the log
@@ -13,7 +13,7 @@ viewer), then the runner's own escaping applies: ``%``, CR and LF in the message
 
 from __future__ import annotations
 
-from pinmgr.model import CheckReport, Finding
+from pinmgr.model import CheckReport, Finding, FindingKind
 from pinmgr.reporters.junit import clean, describe, outcome
 
 
@@ -32,7 +32,12 @@ def command(f: Finding) -> str | None:
     result = outcome(f.kind)
     if not result:
         return None
-    name = "notice" if result == "skipped" else "error"
+    if result == "skipped":
+        name = "notice"
+    elif f.kind is FindingKind.NOT_INSTALLABLE:
+        name = "warning"  # nothing has drifted yet; the pin is at risk
+    else:
+        name = "error"
     props: list[tuple[str, str]] = []
     if f.location is not None:
         props += [
@@ -46,7 +51,8 @@ def command(f: Finding) -> str | None:
 
 
 def render(report: CheckReport) -> str:
-    """Errors first, then notices, each in report order; empty when nothing needs a look."""
+    """Errors, then warnings, then notices, each in report order; empty when all is well."""
     lines = [line for f in report.findings if (line := command(f)) is not None]
-    lines.sort(key=lambda line: not line.startswith("::error"))
+    rank = {"error": 0, "warning": 1, "notice": 2}
+    lines.sort(key=lambda line: rank[line[2 : line.index(" ")]])
     return "".join(line + "\n" for line in lines)

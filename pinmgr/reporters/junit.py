@@ -3,9 +3,9 @@
 One ``<testsuite>`` per environment, one ``<testcase>`` per host x role x pinned package
 (classname ``env.host.role``, name ``eco:package``): CI tools group by classname, so a host
 reads like a test class and each pin like one of its tests. Drift, missing, unsupported-os,
-inconsistent and mixed-os are ``<failure>``; waived is ``<skipped>`` (seen, not failing); a
-host that could not be collected is one ``<testcase name="collect">`` with an ``<error>``.
-``ok`` is a passing test; ``unpinned`` is not a test (nothing was pinned) and is left out.
+inconsistent, mixed-os and not-installable are ``<failure>``; waived is ``<skipped>`` (seen,
+not failing); a host that could not be collected is one ``<testcase name="collect">`` with an
+``<error>``. ``ok`` is a passing test; ``unpinned`` is not a test and is left out.
 
 Valid against the widely used Jenkins xunit ``junit-10.xsd``; no time or timestamp attributes
 so the same report gives the same bytes. Host text is untrusted: control characters and
@@ -70,6 +70,7 @@ def outcome(kind: FindingKind) -> str | None:
             | FindingKind.UNSUPPORTED_OS
             | FindingKind.INCONSISTENT
             | FindingKind.MIXED_OS
+            | FindingKind.NOT_INSTALLABLE
         ):
             return "failure"
         case (
@@ -97,6 +98,10 @@ def message(f: Finding) -> str:
         here = f"installed {f.actual}" if f.actual else "not installed"
         most = f"{f.expected}" if f.expected else "absent"
         line = f"{here} here, {most} on most {f.role} hosts (not pinned)"
+    elif f.kind is FindingKind.NOT_INSTALLABLE:
+        line = f"pinned {f.expected} is not offered by the host's package sources"
+        if f.actual:
+            line += f" (installed {f.actual})"
     elif f.kind is FindingKind.UNPINNED:
         line = f"installed {f.actual}, not pinned"
     elif not f.actual:

@@ -77,6 +77,13 @@ RULES: dict[FindingKind, tuple[str, str, str, str]] = {
         "release is the reference",
         "upgrade or reinstall the odd hosts, or give them their own role",
     ),
+    FindingKind.NOT_INSTALLABLE: (
+        "PinNotInstallable",
+        "Pinned version is no longer offered by the host's package sources",
+        "the pinned version is not offered by the host's configured package sources any more "
+        "(only with `check --installable`): a reinstall could not get it",
+        "mirror or snapshot the pinned version, or move the pin to a version the sources offer",
+    ),
     FindingKind.UNREACHABLE: (
         "HostUnreachable",
         "Host could not be reached",
@@ -122,6 +129,8 @@ _MD = re.compile(r"\*\*|`")
 
 def level(kind: FindingKind) -> str | None:
     """SARIF level of a kind, or None when the kind is not a result at all."""
+    if kind is FindingKind.NOT_INSTALLABLE:
+        return "warning"  # nothing has drifted yet; the pin is at risk
     return {"failure": "error", "error": "error", "skipped": "note"}.get(outcome(kind) or "")
 
 
