@@ -65,17 +65,19 @@ RULES: dict[FindingKind, tuple[str, str, str, str]] = {
     FindingKind.INCONSISTENT: (
         "RoleInconsistent",
         "Hosts of one role disagree on an unpinned package",
-        "hosts of one role on one OS release disagree on the version (or presence) of a "
-        "package the lockfile does not pin; the most common version is the reference and each "
-        "host that differs is reported",
-        "pin the package, or bring the odd hosts in line with the others",
+        "hosts of one role on one OS release disagree on a package the lockfile does not "
+        "pin (different versions, or installed on some and not others); the most common "
+        "value is the reference and each host that differs gets a finding, with the "
+        "spread in the reason",
+        "pin it (pinmgr lock --from a good host), or bring the odd hosts in line with the others",
     ),
     FindingKind.MIXED_OS: (
         "RoleMixedOsReleases",
         "Hosts of one role in one environment run different OS releases",
-        "hosts of one role within one environment run different OS releases; the most common "
-        "release is the reference",
-        "upgrade or reinstall the odd hosts, or give them their own role",
+        "hosts of one role within one environment run different OS releases; the most "
+        "common release is the reference and each other host gets a finding",
+        "move the odd hosts to the environment's release (the same OS release everywhere "
+        "is half the point), or give them their own role",
     ),
     FindingKind.NOT_INSTALLABLE: (
         "PinNotInstallable",
