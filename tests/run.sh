@@ -30,8 +30,8 @@ fi
 "$VENV/bin/python" -m pip install -q -e '.[test]'
 
 echo "== ruff"
-"$VENV/bin/ruff" check pinmgr tests benchmarks
-"$VENV/bin/ruff" format --check pinmgr tests benchmarks
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
 echo "== mypy --strict"
 "$VENV/bin/mypy" pinmgr
 echo "== pytest"
