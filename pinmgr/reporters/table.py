@@ -164,9 +164,13 @@ def _cell(counts: Counter[str], pinned_ok: set[str]) -> Text:
 
 
 def _matrix(report: CheckReport) -> Table | None:
-    envs = sorted({f.env for f in report.findings if f.kind in _MATRIX_KINDS})
-    if len(envs) < 2:
+    present = {f.env for f in report.findings if f.kind in _MATRIX_KINDS}
+    if len(present) < 2:
         return None
+    # Columns in the report's order (the inventory's, usually dev -> staging -> production),
+    # so the matrix reads like the promotion path; any others after them, sorted.
+    envs = [e for e in report.environments if e in present]
+    envs += sorted(present - set(envs))
     cells: dict[tuple[str, str, str, str], dict[str, Counter[str]]] = defaultdict(
         lambda: defaultdict(Counter)
     )

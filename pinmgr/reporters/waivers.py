@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 
 from pinmgr.diff.waivers import matches
 from pinmgr.model import CheckReport, FindingKind, Lockfile
 from pinmgr.reporters.text import printable
 
 
-def render(lock: Lockfile, report: CheckReport, today: dt.date) -> str:
+def render(lock: Lockfile, report: CheckReport, today: dt.date, *, width: int | None = None) -> str:
+    """One entry per waiver; with ``width``, long entries wrap (continuation indented)."""
     if not lock.waivers:
         return "waivers: none in the lockfile\n"
     lines = ["waivers:"]
@@ -37,5 +39,18 @@ def render(lock: Lockfile, report: CheckReport, today: dt.date) -> str:
             if v
         )
         where = f"{w.location}: " if w.location else ""
-        lines.append(f"  {where}{printable(w.package)} {scope} - {state}: {printable(w.reason)}")
+        what = " ".join(part for part in (printable(w.package), scope) if part)
+        entry = f"{where}{what} - {state}: {printable(w.reason)}"
+        if width is None:
+            lines.append(f"  {entry}")
+        else:
+            lines.extend(
+                textwrap.wrap(
+                    entry,
+                    width=max(20, width),
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
     return "\n".join(lines) + "\n"
