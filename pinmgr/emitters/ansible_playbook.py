@@ -8,8 +8,8 @@ keeps them equal).
 
 What is fixed: DRIFT findings of exact pins, plus MISSING ones unless ``drift_only``. Glob and
 range pins name no single version, so they are listed in the header as "not fixed" instead of
-guessing one; so are pip packages missing from an interpreter pinmgr cannot name, and
-packages two roles of one host pin differently.
+guessing one; so are pip packages missing from every interpreter of a host (which one should
+get it is unknown) and packages that two roles of one host pin differently.
 
 Pure: same report and lockfile give byte-identical text.
 """
@@ -91,10 +91,11 @@ def emit_playbook(
     # conflict between the host's roles, left for a human.
     versions: dict[tuple[str, Ecosystem, PipTarget | None, str], set[str]] = {}
     skipped: list[str] = []
+    pins = _Pins(lockfile)
     for finding in report.findings:
         if finding.kind not in wanted or finding.ecosystem is None:
             continue
-        fix = _fix_for(finding, lockfile)
+        fix = _fix_for(finding, pins)
         if isinstance(fix, str):
             skipped.append(f"{finding.host} {finding.ecosystem.value} {finding.package}: {fix}")
             continue
@@ -140,10 +141,10 @@ def emit_playbook(
     return {PLAYBOOK_PATH: "\n".join(lines) + "\n"}
 
 
-def _fix_for(finding: Finding, lockfile: Lockfile) -> tuple[PipTarget | None, str] | str:
+def _fix_for(finding: Finding, pins: _Pins) -> tuple[PipTarget | None, str] | str:
     """(pip target, version to install) for a fixable finding, else why it is not fixed."""
     assert finding.ecosystem is not None
-    pin = _pin(lockfile, finding)
+    pin = pins.find(finding)
     kind = pin.policy.kind if pin is not None else None
     spec = pin.spec if pin is not None else finding.expected
     match kind:
@@ -162,24 +163,44 @@ def _fix_for(finding: Finding, lockfile: Lockfile) -> tuple[PipTarget | None, st
     for prefix in _STATE_PREFIXES:
         origin = origin.removeprefix(prefix)
     if not origin or origin in {s.value for s in PackageState}:
-        return "missing from an interpreter pinmgr cannot name (install it by hand)"
+        if finding.kind is FindingKind.MISSING:
+            return "in none of the host's interpreters; pinmgr cannot tell which should have it"
+        return "no interpreter or virtualenv recorded for it"
     return pip_target(origin), version
 
 
-def _pin(lockfile: Lockfile, finding: Finding) -> Pin | None:
+class _Pins:
     """The pin behind a finding (role pins override shared ones, as ``check`` did).
 
     Findings name the installed package: ``libssl3:amd64`` for a ``libssl3`` pin, canonical
-    names for pip; an exact name match wins over a base-name one.
+    names for pip; an exact name match wins over a base-name one. Indexed once per role and
+    release: a fleet report has far more findings than the lockfile has pins.
     """
-    candidates = lockfile.pins_for(finding.role, finding.os_release)
-    pins = [p for p in candidates if p.ecosystem is finding.ecosystem]
-    if finding.ecosystem is Ecosystem.PIP:
-        want = canonicalize_name(finding.package)
-        return next((p for p in pins if canonicalize_name(p.package) == want), None)
-    exact = next((p for p in pins if p.package == finding.package), None)
-    base = finding.package.split(":", 1)[0]
-    return exact or next((p for p in pins if p.package.split(":", 1)[0] == base), None)
+
+    def __init__(self, lockfile: Lockfile) -> None:
+        self._lockfile = lockfile
+        self._index: dict[tuple[str, str], dict[tuple[Ecosystem, str, str], Pin]] = {}
+
+    def find(self, finding: Finding) -> Pin | None:
+        key = (finding.role, finding.os_release)
+        index = self._index.get(key)
+        if index is None:
+            index = self._index[key] = {}
+            for pin in self._lockfile.pins_for(*key):
+                for kind, name in self._names(pin.ecosystem, pin.package):
+                    index.setdefault((pin.ecosystem, kind, name), pin)
+        eco = finding.ecosystem
+        assert eco is not None
+        for kind, name in self._names(eco, finding.package):
+            if (eco, kind, name) in index:
+                return index[(eco, kind, name)]
+        return None
+
+    @staticmethod
+    def _names(eco: Ecosystem, package: str) -> list[tuple[str, str]]:
+        if eco is Ecosystem.PIP:
+            return [("pip", canonicalize_name(package))]
+        return [("exact", package), ("base", package.split(":", 1)[0])]
 
 
 def _header(
