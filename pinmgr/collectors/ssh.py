@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import paramiko
@@ -212,7 +212,13 @@ def resolve(host: Host, options: SshOptions) -> tuple[Endpoint, ...]:
                 user, name, port = parse_jump(spec)
             except ValueError as exc:
                 raise CollectFailed(FailureKind.COLLECT_ERROR, f"{target.label}: {exc}") from exc
-            hops.append(_endpoint(options, name, user=user, port=port))
+            hop = _endpoint(options, name, user=user, port=port)
+            if not hop.key_files:
+                # A hop written as "user@addr:port" has nowhere to name a key; the usual
+                # bastion setup is one key for the fleet, so offer the target's (before
+                # the agent and default identities, which _candidate_keys still tries).
+                hop = replace(hop, key_files=target.key_files)
+            hops.append(hop)
     return (*hops, target)
 
 
@@ -569,11 +575,13 @@ class SshTransport:
         poller.register(channel.fileno(), select.POLLIN)
         while True:
             progressed = False
-            while channel.recv_ready():
-                out += channel.recv(1 << 20)
+            # Never read more than one byte past the cap: a host streaming output faster
+            # than we drain it must not keep the inner loops (and memory) growing.
+            while channel.recv_ready() and len(out) + len(err) <= cap:
+                out += channel.recv(min(1 << 20, cap + 1 - len(out) - len(err)))
                 progressed = True
-            while channel.recv_stderr_ready():
-                err += channel.recv_stderr(1 << 20)
+            while channel.recv_stderr_ready() and len(out) + len(err) <= cap:
+                err += channel.recv_stderr(min(1 << 20, cap + 1 - len(out) - len(err)))
                 progressed = True
             if len(out) + len(err) > cap:
                 raise CollectFailed(
