@@ -64,6 +64,10 @@ def pip_target(origin: str) -> PipTarget:
     return PipTarget("virtualenv", origin)
 
 
+_Key = tuple[str, Ecosystem, PipTarget | None, str]
+"""(host, ecosystem, pip target or None, package as the finding names it)."""
+
+
 @dataclass
 class _HostFixes:
     apt: dict[str, str] = field(default_factory=dict)  # package -> version
@@ -87,28 +91,38 @@ def emit_playbook(
     cannot move them again; rpm holds need community.general and are only listed.
     """
     wanted = {FindingKind.DRIFT} if drift_only else {FindingKind.DRIFT, FindingKind.MISSING}
-    # (host, ecosystem, pip target, package) -> versions its roles want; more than one is a
-    # conflict between the host's roles, left for a human.
-    versions: dict[tuple[str, Ecosystem, PipTarget | None, str], set[str]] = {}
+    # Per (host, ecosystem, pip target, package): the specs the host's roles pin it to. An OK
+    # finding counts too: fixing app's nginx must not move it off db's pin on the same host.
+    specs: dict[_Key, set[str]] = {}
+    to_install: dict[_Key, str] = {}
     skipped: list[str] = []
     pins = _Pins(lockfile)
     for finding in report.findings:
-        if finding.kind not in wanted or finding.ecosystem is None:
+        eco = finding.ecosystem
+        if eco is None:
+            continue
+        if finding.kind is FindingKind.OK:
+            key = (finding.host, eco, _pip_target_of(finding), finding.package)
+            specs.setdefault(key, set()).add(finding.expected)
+            continue
+        if finding.kind not in wanted:
             continue
         fix = _fix_for(finding, pins)
         if isinstance(fix, str):
-            skipped.append(f"{finding.host} {finding.ecosystem.value} {finding.package}: {fix}")
+            skipped.append(f"{finding.host} {eco.value} {finding.package}: {fix}")
             continue
         target, version = fix
-        key = (finding.host, finding.ecosystem, target, finding.package)
-        versions.setdefault(key, set()).add(version)
+        key = (finding.host, eco, target, finding.package)
+        specs.setdefault(key, set()).add(finding.expected)
+        to_install[key] = version
 
     fixes: dict[str, _HostFixes] = {}
-    for (host_name, eco, target, package), wanted_versions in versions.items():
-        if len(wanted_versions) > 1:
+    for key, version in to_install.items():
+        host_name, eco, target, package = key
+        if len(specs[key]) > 1:
             skipped.append(
                 f"{host_name} {eco.value} {package}: its roles pin different versions "
-                f"({', '.join(sorted(wanted_versions))})"
+                f"({', '.join(sorted(specs[key]))})"
             )
             continue
         host = fixes.setdefault(host_name, _HostFixes())
@@ -122,7 +136,7 @@ def emit_playbook(
                 table = host.pip.setdefault(target, {})
             case _:
                 assert_never(eco)
-        table[package] = next(iter(wanted_versions))
+        table[package] = version
 
     groups: dict[tuple[object, ...], list[str]] = {}
     for name, host in fixes.items():
@@ -159,14 +173,24 @@ def _fix_for(finding: Finding, pins: _Pins) -> tuple[PipTarget | None, str] | st
     version = installable(finding.ecosystem, spec)
     if finding.ecosystem is not Ecosystem.PIP:
         return None, version
+    target = _pip_target_of(finding)
+    if target is None:
+        if finding.kind is FindingKind.MISSING:
+            return "in none of the host's interpreters; pinmgr cannot tell which should have it"
+        return "no interpreter or virtualenv recorded for it"
+    return target, version
+
+
+def _pip_target_of(finding: Finding) -> PipTarget | None:
+    """Where a pip finding's package lives: ``Finding.reason`` ends with the pip origin."""
+    if finding.ecosystem is not Ecosystem.PIP:
+        return None
     origin = finding.reason
     for prefix in _STATE_PREFIXES:
         origin = origin.removeprefix(prefix)
     if not origin or origin in {s.value for s in PackageState}:
-        if finding.kind is FindingKind.MISSING:
-            return "in none of the host's interpreters; pinmgr cannot tell which should have it"
-        return "no interpreter or virtualenv recorded for it"
-    return pip_target(origin), version
+        return None
+    return pip_target(origin)
 
 
 class _Pins:

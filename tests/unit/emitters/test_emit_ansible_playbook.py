@@ -223,3 +223,17 @@ def test_pins_are_indexed_once_per_role_and_release_not_per_finding() -> None:
     text = emit_playbook(report(fleet), lock, drift_only=True, hold=False)[PLAYBOOK_PATH]
     assert sorted(calls) == [("app", "debian-12"), ("db", "debian-12")]
     assert text.count("\n- name: ") == 2
+
+
+def test_a_fix_never_moves_a_package_off_another_roles_satisfied_pin() -> None:
+    both = (
+        finding("web-8", "nginx", "1.22.1-9", actual="1.22.1-9+deb12u1"),
+        finding("web-8", "nginx", "1.22.1-9+deb12u1", role="db", kind=FindingKind.OK),
+        # Same package in another interpreter is no conflict.
+        finding("web-8", "requests", "==2.31.0", eco=PIP, actual="2.0", reason=VENV),
+        finding("web-8", "requests", "==2.31.0", eco=PIP, kind=FindingKind.OK, reason="/x/python3"),
+    )
+    text = emit(both)
+    assert "web-8 deb nginx: its roles pin different versions (1.22.1-9, 1.22.1-9+deb12u1)" in text
+    web8 = tasks(plays(text)[("web-8",)])
+    assert list(web8) == [f"Install pinned pip versions with {VENV}"]
