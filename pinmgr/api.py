@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pinmgr.collectors.base import Transport
-from pinmgr.diff import consistency, waivers
+from pinmgr.diff import consistency, installable, waivers
 from pinmgr.diff import report as report_mod
 from pinmgr.diff.check import CollectResult
 from pinmgr.diff.check import check as check_findings
@@ -59,6 +59,8 @@ class CheckOptions:
     ssh_config: str | None = None
     today: dt.date | None = None
     default_roles: tuple[str, ...] = ("app",)
+    # Also ask each host's package sources what they offer (read-only): not-installable.
+    installable: bool = False
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
@@ -66,6 +68,7 @@ class CheckOptions:
 
 
 TransportFactory = Callable[[Host], Transport]
+AvailableFor = Callable[[Host], Mapping[Ecosystem, Sequence[str]]]
 ProgressCallback = Callable[[Host, CollectResult], None]
 
 
@@ -143,9 +146,21 @@ def check(
     if on_start is not None:
         on_start(len(hosts))
     results = collect(
-        hosts, options, transport_factory=transport_factory, on_done=on_done, cancel=cancel
+        hosts,
+        options,
+        transport_factory=transport_factory,
+        on_done=on_done,
+        cancel=cancel,
+        available=available_query(lock) if options.installable else None,
     )
     return report_for(lock, results, options, environments=[e.name for e in inventory.environments])
+
+
+def available_query(lock: Lockfile) -> AvailableFor:
+    """Per host, the pinned packages to ask its sources about (``--installable``)."""
+    from pinmgr.collectors.available import query_for
+
+    return query_for(lock)
 
 
 def collect(
@@ -155,12 +170,20 @@ def collect(
     transport_factory: TransportFactory | None = None,
     on_done: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    available: AvailableFor | None = None,
 ) -> list[CollectResult]:
+    """Collect ``hosts``; ``available`` also asks their sources about those packages."""
     from pinmgr.collectors.pool import collect_all, make_transport_factory
 
     factory = transport_factory or make_transport_factory(ssh_options=ssh_options(options))
     return collect_all(
-        hosts, factory, jobs=options.jobs, timeout=options.timeout, on_done=on_done, cancel=cancel
+        hosts,
+        factory,
+        jobs=options.jobs,
+        timeout=options.timeout,
+        on_done=on_done,
+        cancel=cancel,
+        available=available,
     )
 
 
@@ -184,8 +207,10 @@ def report_for(
     environments: Sequence[str] = (),
 ) -> CheckReport:
     findings = check_findings(lock, results, unpinned=options.unpinned)
+    snaps = [r for r in results if isinstance(r, HostSnapshot)]
+    if options.installable:
+        findings += installable.not_installable(lock, snaps)
     if options.consistency:
-        snaps = [r for r in results if isinstance(r, HostSnapshot)]
         findings += consistency.inconsistencies(snaps, lock)
         findings += consistency.mixed_os(snaps)
     today = options.today_or_now()

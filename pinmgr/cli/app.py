@@ -147,6 +147,7 @@ def _collect_options(
     known_hosts: Path | None,
     ssh_config: Path | None,
     unpinned: bool = False,
+    installable: bool = False,
 ) -> object:
     from pinmgr import api
 
@@ -160,6 +161,7 @@ def _collect_options(
         accept_new=accept_new,
         known_hosts=str(known_hosts) if known_hosts else None,
         ssh_config=str(ssh_config) if ssh_config else None,
+        installable=installable,
     )
 
 
@@ -189,8 +191,9 @@ def check(
             "--fail-on",
             metavar="WHAT",
             help="What makes the exit code non-zero: any (drift, missing, unsupported-os, "
-            "inconsistent, mixed-os, or hosts not collected), drift (version drift and OS "
-            "problems only), missing, unreachable (only hosts not collected), never.",
+            "inconsistent, mixed-os, not-installable, or hosts not collected), drift "
+            "(version drift and OS problems only), missing, unreachable (only hosts not "
+            "collected), never.",
         ),
     ] = "any",
     by_host: Annotated[
@@ -207,6 +210,15 @@ def check(
     ] = False,
     unpinned: Annotated[
         bool, typer.Option("--unpinned", help="Also list installed packages with no pin.")
+    ] = False,
+    installable: Annotated[
+        bool,
+        typer.Option(
+            "--installable",
+            help="Also ask each host's configured package sources (apt-cache, dnf -C; "
+            "read-only, never apt update) whether they still offer every pinned version: "
+            "not-installable otherwise.",
+        ),
     ] = False,
     jobs: JobsOpt = 32,
     timeout: TimeoutOpt = 60.0,
@@ -229,6 +241,7 @@ def check(
       pinmgr check --env staging -f json    # one environment, JSON on stdout
       pinmgr check -e dev -e production -o junit=drift.xml -o sarif=drift.sarif
       pinmgr check --env production --role db --accept-new
+      pinmgr check --installable            # also: are the pinned versions still offered?
     """
     from pinmgr import api
     from pinmgr.cli.progress import Progress
@@ -252,6 +265,7 @@ def check(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
         unpinned=unpinned,
+        installable=installable,
     )
     assert isinstance(options, api.CheckOptions)
     cancel = threading.Event()

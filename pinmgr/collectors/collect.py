@@ -6,6 +6,7 @@ broken host never aborts a fleet run.
 
 from __future__ import annotations
 
+from pinmgr.collectors.available import AvailableQuery
 from pinmgr.collectors.base import Transport
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.parsers import ProbeOutputError, escape_text, parse_probe
@@ -21,12 +22,19 @@ def one_line(text: str) -> str:
     return escape_text(first, MAX_REASON_CHARS)
 
 
-def probe_host(host: Host, transport: Transport, timeout: float) -> HostSnapshot:
-    """Run the probe and parse it; raises ``CollectFailed`` (the transport's or our own)."""
+def probe_host(
+    host: Host, transport: Transport, timeout: float, available: AvailableQuery | None = None
+) -> HostSnapshot:
+    """Run the probe and parse it; raises ``CollectFailed`` (the transport's or our own).
+
+    ``available``: also ask the host's sources about these packages (same round trip).
+    """
     nonce = new_nonce()
-    result = transport.run(build_probe(host, nonce), timeout)
+    result = transport.run(build_probe(host, nonce, available), timeout)
     try:
-        return parse_probe(host, result.stdout, nonce, stderr=result.stderr, rc=result.rc)
+        return parse_probe(
+            host, result.stdout, nonce, stderr=result.stderr, rc=result.rc, available=available
+        )
     except ProbeOutputError as exc:
         detail = one_line(result.stderr.decode("utf-8", errors="backslashreplace"))
         raise CollectFailed(
@@ -44,9 +52,11 @@ def failure_from(host: Host, exc: BaseException) -> HostFailure:
     return HostFailure(host, FailureKind.COLLECT_ERROR, f"{name}: {reason}" if reason else name)
 
 
-def collect_host(host: Host, transport: Transport, timeout: float) -> HostSnapshot | HostFailure:
+def collect_host(
+    host: Host, transport: Transport, timeout: float, available: AvailableQuery | None = None
+) -> HostSnapshot | HostFailure:
     """Collect one host; never raises for host problems (only for KeyboardInterrupt and kin)."""
     try:
-        return probe_host(host, transport, timeout)
+        return probe_host(host, transport, timeout, available)
     except Exception as exc:
         return failure_from(host, exc)

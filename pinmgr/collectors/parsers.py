@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from packaging.utils import canonicalize_name
 
+from pinmgr.collectors import available as available_mod
+from pinmgr.collectors.available import AvailableQuery
 from pinmgr.collectors.probe import (
     MARKER,
     PIP_PREFIX,
@@ -22,7 +24,15 @@ from pinmgr.collectors.probe import (
     SECTION_OS_RELEASE,
     SECTION_RPM,
 )
-from pinmgr.model import Ecosystem, Host, HostSnapshot, InstalledPackage, OsRelease, PackageState
+from pinmgr.model import (
+    AvailableVersions,
+    Ecosystem,
+    Host,
+    HostSnapshot,
+    InstalledPackage,
+    OsRelease,
+    PackageState,
+)
 
 MAX_WARNINGS = 100
 """A hostile or broken host cannot flood the report: later warnings are counted, not kept."""
@@ -242,7 +252,13 @@ def _section_failed(host: Host, section: _Section) -> str:
 
 
 def parse_probe(
-    host: Host, output: bytes, nonce: str, *, stderr: bytes = b"", rc: int = 0
+    host: Host,
+    output: bytes,
+    nonce: str,
+    *,
+    stderr: bytes = b"",
+    rc: int = 0,
+    available: AvailableQuery | None = None,
 ) -> HostSnapshot:
     """The snapshot a probe run with ``nonce`` describes; raises ``ProbeOutputError`` only
     when the output contains no probe section at all.
@@ -250,6 +266,9 @@ def parse_probe(
     ``stderr`` and the script's ``rc`` explain failures: a few stderr lines are added to the
     warnings only when something failed, so a chatty login shell on a healthy host (pyenv,
     motd scripts) does not turn every host into a warning.
+
+    ``available`` is the query the probe was built with: its sections fill
+    ``HostSnapshot.available`` (their exit status is judged by ``collectors.available``).
     """
     warn = _Warnings()
     text = output.decode("utf-8", errors="backslashreplace")
@@ -267,6 +286,8 @@ def parse_probe(
         if section.name in by_name:
             warn.add(f"section {escape_text(section.name)} repeated; last one kept")
         by_name[section.name] = section
+        if section.name in available_mod.SECTIONS:
+            continue  # judged by collectors.available (dnf exits 1 for "no match")
         if section.rc not in (0, None):
             failed = True
             warn.add(_section_failed(host, section))
@@ -277,6 +298,7 @@ def parse_probe(
 
     os_release: OsRelease | None = None
     packages: list[InstalledPackage] = []
+    offered: list[AvailableVersions] = []
     native_arch = ""
     if (arch_section := by_name.get(SECTION_DPKG_ARCH)) is not None:
         native_arch = next((ln.strip() for ln in arch_section.lines if ln.strip()), "")
@@ -295,6 +317,11 @@ def parse_probe(
             and int(name[len(PIP_PREFIX) :]) < len(host.pip)
         ):
             packages += parse_pip(section.lines, host.pip[int(name[len(PIP_PREFIX) :])], warn)
+        elif name in available_mod.SECTIONS and available is not None:
+            found, notes = available_mod.parse_section(name, section.lines, section.rc, available)
+            offered += found
+            for message, bad_line in notes:
+                warn.add(message, bad_line)
         else:
             warn.add("unknown probe section", name)
     if SECTION_OS_RELEASE not in by_name:
@@ -304,4 +331,5 @@ def parse_probe(
         os_release=os_release,
         packages=tuple(sorted(set(packages))),
         warnings=warn.result(),
+        available=tuple(sorted(offered)),
     )

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias
 
+from pinmgr.collectors.available import AvailableQuery
 from pinmgr.collectors.base import Transport
 from pinmgr.collectors.collect import failure_from, probe_host
 from pinmgr.collectors.errors import CollectFailed
@@ -24,6 +25,8 @@ from pinmgr.model import FailureKind, Host, HostFailure, HostSnapshot, Transport
 
 Result: TypeAlias = "HostSnapshot | HostFailure"
 TransportFactory: TypeAlias = "Callable[[Host], Transport]"
+AvailableFor: TypeAlias = "Callable[[Host], AvailableQuery]"
+"""Which packages to ask a host's sources about (``collectors.available.query_for``)."""
 
 TRANSPORTS: dict[TransportKind, str] = {
     TransportKind.LOCAL: "pinmgr.collectors.local:LocalTransport",
@@ -87,14 +90,17 @@ def default_transport_factory(host: Host) -> Transport:
     return make_transport_factory()(host)
 
 
-def _collect_once(host: Host, factory: TransportFactory, timeout: float) -> tuple[Result, bool]:
+def _collect_once(
+    host: Host, factory: TransportFactory, timeout: float, available: AvailableFor | None = None
+) -> tuple[Result, bool]:
     """One attempt; the flag says whether the failure is worth a retry."""
     try:
         transport = factory(host)
+        query = available(host) if available is not None else None
     except Exception as exc:
         return failure_from(host, exc), _is_transient(exc)
     try:
-        return probe_host(host, transport, timeout), False
+        return probe_host(host, transport, timeout, query), False
     except Exception as exc:
         return failure_from(host, exc), _is_transient(exc)
     finally:
@@ -116,6 +122,7 @@ def collect_all(
     cancel: threading.Event | None = None,
     grace: float | None = None,
     retry_delay: float = 1.0,
+    available: AvailableFor | None = None,
 ) -> list[Result]:
     """Collect every host, at most ``jobs`` at once; results in input order.
 
@@ -124,6 +131,7 @@ def collect_all(
     as ``TIMEOUT``. A transient
     ``UNREACHABLE`` is retried once after ``retry_delay``. On ``cancel`` or Ctrl-C no new
     host starts and every host without a result becomes ``COLLECT_ERROR: interrupted``.
+    ``available`` names, per host, the packages whose offered versions to collect too.
     """
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
@@ -142,7 +150,7 @@ def collect_all(
     def attempt(index: int) -> tuple[Result, bool]:
         with lock:
             running[index] = time.monotonic()
-        return _collect_once(host_list[index], transport_factory, timeout)
+        return _collect_once(host_list[index], transport_factory, timeout, available)
 
     def stopping() -> bool:
         return stop.is_set() or (cancel is not None and cancel.is_set())

@@ -12,6 +12,7 @@ import re
 import secrets
 import shlex
 
+from pinmgr.collectors.available import AvailableQuery, probe_lines
 from pinmgr.model import Host
 
 MARKER = "@@pinmgr"
@@ -43,8 +44,12 @@ def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
-def build_probe(host: Host, nonce: str) -> str:
-    """The probe script for ``host``; ``nonce`` must be lowercase hex (see ``new_nonce``)."""
+def build_probe(host: Host, nonce: str, available: AvailableQuery | None = None) -> str:
+    """The probe script for ``host``; ``nonce`` must be lowercase hex (see ``new_nonce``).
+
+    ``available`` adds the read-only "what do the sources offer" sections for those names
+    (``check --installable``, ``outdated``); see ``collectors.available``.
+    """
     if not _NONCE_RE.fullmatch(nonce):
         raise ValueError("nonce must be 16-128 lowercase hex characters")
     lines = [
@@ -83,5 +88,7 @@ def build_probe(host: Host, nonce: str) -> str:
             'if [ -d "$p" ]; then p="$p/bin/python"; fi',
             f'b {section}; "$p" -I -c {code} </dev/null; e {section} $?',
         ]
+    if available:
+        lines += probe_lines(available)
     lines.append("""printf '%s done\\n' "$m\"""")
     return "\n".join(lines) + "\n"

@@ -14,6 +14,8 @@ DRIFT_KINDS = frozenset(
         FindingKind.UNSUPPORTED_OS,
         FindingKind.INCONSISTENT,
         FindingKind.MIXED_OS,
+        # Only reported with ``check --installable``: a pin no host could be put on again.
+        FindingKind.NOT_INSTALLABLE,
     }
 )
 # ``--fail-on drift``: only version drift against the pins and OS-release problems.
@@ -23,7 +25,8 @@ VERSION_KINDS = frozenset({FindingKind.DRIFT, FindingKind.UNSUPPORTED_OS, Findin
 class FailOn(str, Enum):
     """Which findings make ``pinmgr check`` fail. Host failures always exit 3 unless ``never``."""
 
-    ANY = "any"  # any drift, missing, unsupported-os, inconsistent, mixed-os or host failure
+    # any drift, missing, unsupported-os, inconsistent, mixed-os, not-installable or host failure
+    ANY = "any"
     DRIFT = "drift"  # drift, unsupported-os and mixed-os only; missing packages do not fail
     MISSING = "missing"  # missing packages only
     UNREACHABLE = "unreachable"  # only hosts that could not be collected
