@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
 from tomlkit.toml_document import TOMLDocument
 
-from pinmgr.errors import LockfileError, UsageError
+from pinmgr.errors import LockfileError, UsageError, VersionError
 from pinmgr.lockfile import edit
 from pinmgr.lockfile.load import loads
 from pinmgr.model import (
@@ -28,7 +29,10 @@ from pinmgr.model import (
     HostSnapshot,
     InstalledPackage,
     Lockfile,
+    Pin,
+    PolicyKind,
 )
+from pinmgr.versions.policy import evaluate
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,23 @@ def _finish(path: Path, doc: TOMLDocument, raw: bytes, notes: Iterable[str] = ()
     return Edit(path, raw, text, tuple(notes))
 
 
+def _same(ecosystem: Ecosystem, name: str) -> str:
+    """A package name as the ecosystem compares it (pip: ``Foo_Bar`` is ``foo-bar``)."""
+    return canonicalize_name(name) if ecosystem is Ecosystem.PIP else name
+
+
+def _spelled(lock: Lockfile, role: str, os_release: str, ecosystem: Ecosystem, package: str) -> str:
+    """The spelling the table already uses for ``package``, so an edit changes that pin
+    instead of adding a duplicate pinmgr would reject (``django`` when ``Django`` is pinned)."""
+    want = _same(ecosystem, package)
+    for pin in lock.pins:
+        if (pin.role, pin.os_release, pin.ecosystem) == (role, os_release, ecosystem) and _same(
+            ecosystem, pin.package
+        ) == want:
+            return pin.package
+    return package
+
+
 def apply(change: Edit) -> None:
     """Write the edit atomically; refuse if the file changed since it was read."""
     from pinmgr.atomic import write_atomic
@@ -79,8 +100,10 @@ def plan_pin(
 ) -> Edit:
     """Set ``package = version`` pins (validated with the ecosystem's rules)."""
     path, doc, raw = _open(lockfile)
+    current = loads(edit.dumps(doc), str(path))
     for package, version in pins:
-        edit.set_pin(doc, role, os_release, ecosystem, package, version)
+        name = _spelled(current, role, os_release, ecosystem, package)
+        edit.set_pin(doc, role, os_release, ecosystem, name, version)
     return _finish(path, doc, raw)
 
 
@@ -92,7 +115,14 @@ def plan_unpin(
     packages: Sequence[str],
 ) -> Edit:
     path, doc, raw = _open(lockfile)
-    missing = [p for p in packages if not edit.remove_pin(doc, role, os_release, ecosystem, p)]
+    current = loads(edit.dumps(doc), str(path))
+    missing = [
+        p
+        for p in packages
+        if not edit.remove_pin(
+            doc, role, os_release, ecosystem, _spelled(current, role, os_release, ecosystem, p)
+        )
+    ]
     if missing:
         where = f"{'shared' if role == SHARED_ROLE else 'role ' + role} on {os_release}"
         raise UsageError(f"not pinned for {where} ({ecosystem.value}): {', '.join(missing)}", None)
@@ -131,9 +161,11 @@ def plan_lock(
     current = loads(edit.dumps(doc), str(path))
     dpkg = [p for p in snapshot.packages if p.ecosystem is Ecosystem.DEB and p.name == "dpkg"]
     native = dpkg[0].arch if dpkg else ""
-    installed: dict[tuple[Ecosystem, str], InstalledPackage] = {}
+    # Keyed as the ecosystem compares names; the value keeps the host's spelling.
+    installed: dict[tuple[Ecosystem, str], tuple[str, InstalledPackage]] = {}
     for pkg in snapshot.packages:
-        installed.setdefault((pkg.ecosystem, _native_name(pkg, native)), pkg)
+        name = _native_name(pkg, native)
+        installed.setdefault((pkg.ecosystem, _same(pkg.ecosystem, name)), (name, pkg))
     match selection:
         case Selection.ALL:
             wanted = sorted(installed, key=lambda k: (k[0].value, k[1]))
@@ -141,10 +173,17 @@ def plan_lock(
             by_name: dict[str, list[tuple[Ecosystem, str]]] = defaultdict(list)
             for key in installed:
                 by_name[key[1]].append(key)
-            absent = [p for p in packages if p not in by_name]
+                by_name[installed[key][0]].append(key)
+            absent = [
+                p for p in packages if p not in by_name and canonicalize_name(p) not in by_name
+            ]
             if absent:
                 raise UsageError(f"{snapshot.host.name}: not installed there: {', '.join(absent)}")
-            wanted = [k for p in packages for k in by_name[p]]
+            wanted = list(
+                dict.fromkeys(
+                    k for p in packages for k in by_name[p] or by_name[canonicalize_name(p)]
+                )
+            )
         case Selection.KEY:
             names = _key_packages(current, role, release)
             if not names:
@@ -160,14 +199,41 @@ def plan_lock(
         )
         if absent_keys:
             notes.append(f"not installed on {snapshot.host.name}: {', '.join(absent_keys)}")
-    for eco, name in wanted:
-        edit.set_pin(doc, role, release, eco, name, installed[(eco, name)].version)
+    # A pin the host already satisfies stays as written: a glob or range is a decision
+    # ("security revisions float"), and a shared pin needs no copy in the role's table.
+    effective = {
+        (p.ecosystem, _same(p.ecosystem, p.package)): p for p in current.pins_for(role, release)
+    }
+    kept: list[str] = []
+    overridden: list[str] = []
+    for eco, same in wanted:
+        host_name, pkg = installed[(eco, same)]
+        pin = effective.get((eco, same))
+        if pin is not None and _satisfied(pin, pkg.version):
+            if pin.policy.kind is not PolicyKind.EXACT:
+                kept.append(f"{pin.package} = {pin.spec!r}")
+            continue
+        if pin is not None and pin.role == SHARED_ROLE:
+            overridden.append(pin.package)
+        name = _spelled(current, role, release, eco, host_name)
+        edit.set_pin(doc, role, release, eco, name, pkg.version)
+    if kept:
+        notes.append(f"kept, {snapshot.host.name} satisfies them: {', '.join(kept)}")
+    if overridden:
+        notes.append(f"pinned for role {role}, overriding the shared pins: {', '.join(overridden)}")
     return _finish(path, doc, raw, notes)
 
 
+def _satisfied(pin: Pin, version: str) -> bool:
+    try:
+        return evaluate(pin.ecosystem, pin.policy, version) is None
+    except VersionError:
+        return False
+
+
 def _key_packages(lock: Lockfile, role: str, release: str) -> set[tuple[Ecosystem, str]]:
-    keys = {(p.ecosystem, p.package) for p in lock.pins if p.role == role}
-    keys |= {(p.ecosystem, p.package) for p in lock.pins_for(role, release)}
+    keys = {(p.ecosystem, _same(p.ecosystem, p.package)) for p in lock.pins if p.role == role}
+    keys |= {(p.ecosystem, _same(p.ecosystem, p.package)) for p in lock.pins_for(role, release)}
     return keys
 
 
@@ -186,11 +252,12 @@ def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[st
             continue
         if packages and f.package not in packages:
             continue
-        pins = {(p.ecosystem, p.package): p for p in current.pins_for(f.role, f.os_release)}
-        pin = pins.get((f.ecosystem, f.package))
+        pin = _pin_of(current, f.role, f.os_release, f.ecosystem, f.package)
         if pin is None:
             continue
-        seen[(pin.role, f.os_release, f.ecosystem, f.package)].add(f.actual)
+        # Keyed by the pin's own spelling: a finding names the package as the host does
+        # (``libssl3:amd64``, ``django``), the edit must change the pin that is there.
+        seen[(pin.role, f.os_release, f.ecosystem, pin.package)].add(f.actual)
     notes: list[str] = []
     for (role, release, eco, name), versions in sorted(seen.items(), key=lambda i: str(i[0])):
         if len(versions) > 1:
@@ -204,3 +271,16 @@ def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[st
     if not seen:
         notes.append("no drift to accept")
     return _finish(path, doc, raw, notes)
+
+
+def _pin_of(
+    lock: Lockfile, role: str, release: str, ecosystem: Ecosystem, package: str
+) -> Pin | None:
+    """The pin a finding about ``package`` came from (a role pin over a shared one)."""
+    pins = {(p.ecosystem, _same(p.ecosystem, p.package)): p for p in lock.pins_for(role, release)}
+    pin = pins.get((ecosystem, _same(ecosystem, package)))
+    if pin is None and ecosystem is Ecosystem.DEB and ":" in package:
+        # An unqualified pin is checked against the host's native architecture, which dpkg
+        # names ``libssl3:amd64``; a pin written ``libssl3:i386`` matched exactly above.
+        pin = pins.get((ecosystem, package.split(":", 1)[0]))
+    return pin
