@@ -177,3 +177,36 @@ def test_outdated_glob_and_range_compare_with_the_highest_allowed_offer() -> Non
 def test_outdated_ignores_unknown_and_unparseable_versions() -> None:
     assert outdated(LOCK, [snap("a", {}), snap("b", {"nginx": ()})]) == []
     assert outdated(LOCK, [snap("c", {"nginx": ("not a version!",)})]) == []
+
+
+def test_outdated_reports_render_rows_failures_and_schema() -> None:
+    import json
+
+    from pinmgr.model import FailureKind, HostFailure
+    from pinmgr.reporters import outdated as reporter
+
+    rows = [
+        OutdatedRow("app", "debian-12", DEB, "nginx", "1.22.1-9", "1.22.1-9+deb12u2", "", ("a",)),
+        OutdatedRow(
+            "app", "debian-12", DEB, "libc6", ">=2.36-9, <2.37", "2.37-1", "2.36-9+deb12u4",
+            ("h1", "h2", "h3", "h4"),
+        ),
+    ]  # fmt: skip
+    down = HostFailure(Host("web9", "prod", ("app",)), FailureKind.UNREACHABLE, "no route")
+    table = reporter.render_table(rows, [down], hosts_checked=5, width=160)
+    header = table.splitlines()[0].split()
+    assert header[:4] == ["role", "┃", "release", "┃"]
+    assert "newest offered" in table.splitlines()[0]
+    assert ">=2.36-9, <2.37 (2.36-9+deb12u4)" in table
+    assert "h1, h2, h3 +1" in table
+    assert "web9: unreachable: no route" in table
+    assert table.rstrip().endswith("2 pins behind what the sources offer (5 hosts asked)")
+    assert "no pin is behind" in reporter.render_table([], [])
+    doc = json.loads(reporter.render_json(rows, [down]))
+    assert doc["schema"] == "pinmgr.outdated/1"
+    assert doc["outdated"][0]["newest_offered"] == "1.22.1-9+deb12u2"
+    assert doc["outdated"][0]["newest_allowed"] is None
+    assert doc["outdated"][1]["hosts"] == ["h1", "h2", "h3", "h4"]
+    assert doc["failures"] == [
+        {"host": "web9", "env": "prod", "kind": "unreachable", "reason": "no route"}
+    ]

@@ -1,0 +1,106 @@
+"""``pinmgr outdated``: which pins the hosts' package sources already offer newer versions of."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pinmgr.cli.app import (
+    DEFAULT_INVENTORY,
+    DEFAULT_LOCKFILE,
+    AcceptNewOpt,
+    ConnectTimeoutOpt,
+    EnvOpt,
+    InventoryOpt,
+    JobsOpt,
+    KnownHostsOpt,
+    LockfileOpt,
+    QuietOpt,
+    RoleOpt,
+    SshConfigOpt,
+    TimeoutOpt,
+    _collect_options,
+    app,
+    color_wanted,
+    terminal_width,
+)
+from pinmgr.errors import EXIT_HOSTS, EXIT_OK
+
+
+@app.command()
+def outdated(
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    env: EnvOpt = None,
+    role: RoleOpt = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
+    ] = "table",
+    jobs: JobsOpt = 32,
+    timeout: TimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    accept_new: AcceptNewOpt = False,
+    known_hosts: KnownHostsOpt = None,
+    ssh_config: SshConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """List pins for which the hosts' package sources offer a newer version (like pip list
+    --outdated).
+
+    Per role and OS release: an exact pin with a newer offered version; a glob or range pin
+    whose newest offered version is above the highest one it allows. Asks each host's own
+    sources, read-only (apt-cache madison, dnf -C list; pinmgr never runs apt update), so the
+    answer is as fresh as the hosts' last update. deb and rpm pins only.
+
+    Informational: exit 0, or 3 when some hosts could not be collected.
+
+    \b
+      pinmgr outdated --env production
+      pinmgr outdated --role db -f json
+    """
+    from pinmgr import api
+    from pinmgr.cli.progress import Progress
+    from pinmgr.diff.installable import outdated as find_outdated
+    from pinmgr.inventory import select
+    from pinmgr.model import HostFailure, HostSnapshot
+    from pinmgr.reporters import outdated as reporter
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"{fmt!r} is not one of table, json", param_hint="--format")
+    options = _collect_options(
+        env=env,
+        role=role,
+        jobs=jobs,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        accept_new=accept_new,
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
+        installable=True,
+    )
+    assert isinstance(options, api.CheckOptions)
+    lock = api.read_lockfile(lockfile)
+    hosts = select(api.read_inventory(inventory, options), options.envs, options.roles).hosts
+    with Progress(enabled=not quiet) as progress:
+        progress.start(len(hosts))
+        results = api.collect(
+            hosts, options, on_done=progress.advance, available=api.available_query(lock)
+        )
+    snaps = [r for r in results if isinstance(r, HostSnapshot)]
+    failures = [r for r in results if isinstance(r, HostFailure)]
+    rows = find_outdated(lock, snaps)
+    if fmt == "json":
+        sys.stdout.write(reporter.render_json(rows, failures))
+    else:
+        sys.stdout.write(
+            reporter.render_table(
+                rows,
+                failures,
+                hosts_checked=len(snaps),
+                color=color_wanted(),
+                width=terminal_width(),
+            )
+        )
+    raise typer.Exit(EXIT_HOSTS if failures else EXIT_OK)

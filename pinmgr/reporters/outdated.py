@@ -1,0 +1,112 @@
+"""``pinmgr outdated`` output: pins the hosts' sources already offer something newer than.
+
+Like ``pip list --outdated``: informational, one row per role, OS release and pin. Pure: rows
+and failures in, text out.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from pinmgr.diff.installable import OutdatedRow
+from pinmgr.model import HostFailure
+from pinmgr.reporters.text import printable
+
+SCHEMA = "pinmgr.outdated/1"
+COLUMNS = ("role", "release", "eco", "package", "pinned", "newest offered", "hosts")
+MAX_HOSTS_SHOWN = 3
+
+
+def _hosts(hosts: tuple[str, ...]) -> str:
+    shown = ", ".join(printable(h) for h in hosts[:MAX_HOSTS_SHOWN])
+    more = len(hosts) - MAX_HOSTS_SHOWN
+    return shown + (f" +{more}" if more > 0 else "")
+
+
+def _pinned(row: OutdatedRow) -> str:
+    """The pin; for a glob/range also the newest offered version it allows."""
+    if row.allowed and row.allowed != row.pinned:
+        return f"{printable(row.pinned)} ({printable(row.allowed)})"
+    return printable(row.pinned)
+
+
+def render_table(
+    rows: Sequence[OutdatedRow],
+    failures: Sequence[HostFailure] = (),
+    *,
+    hosts_checked: int = 0,
+    color: bool = False,
+    width: int = 100,
+) -> str:
+    console = Console(
+        file=io.StringIO(),
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+    )
+    if rows:
+        table = Table(show_edge=False, pad_edge=False, header_style="bold")
+        for name in COLUMNS:
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            table.add_row(
+                Text(printable(row.role)),
+                Text(printable(row.os_release)),
+                Text(row.ecosystem.value),
+                Text(printable(row.package)),
+                Text(_pinned(row)),
+                Text(printable(row.newest), style="yellow"),
+                Text(_hosts(row.hosts)),
+            )
+        console.print(table)
+    for failure in failures:
+        line = f"{failure.host.name}: {failure.kind.value}: {printable(failure.reason)}"
+        console.print(Text(line, style="bold red"))
+    n = len(rows)
+    checked = f" ({hosts_checked} host{'s' if hosts_checked != 1 else ''} asked)"
+    verdict = (
+        f"{n} pin{'s' if n != 1 else ''} behind what the sources offer"
+        if n
+        else "no pin is behind what the sources offer"
+    )
+    console.print(Text(verdict + (checked if hosts_checked else ""), style="bold"))
+    out = console.file
+    assert isinstance(out, io.StringIO)
+    return out.getvalue()
+
+
+def to_json(rows: Sequence[OutdatedRow], failures: Sequence[HostFailure] = ()) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "outdated": [
+            {
+                "role": r.role,
+                "os_release": r.os_release,
+                "ecosystem": r.ecosystem.value,
+                "package": r.package,
+                "pinned": r.pinned,
+                "newest_allowed": r.allowed or None,
+                "newest_offered": r.newest,
+                "hosts": list(r.hosts),
+            }
+            for r in rows
+        ],
+        "failures": [
+            {"host": f.host.name, "env": f.host.env, "kind": f.kind.value, "reason": f.reason}
+            for f in failures
+        ],
+    }
+
+
+def render_json(rows: Sequence[OutdatedRow], failures: Sequence[HostFailure] = ()) -> str:
+    return json.dumps(to_json(rows, failures), indent=2, ensure_ascii=False) + "\n"
