@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def _reason(stderr: str) -> str:
     return m.group(1)
 
 
-def test_compare_matches_dpkg(tmp_path: Path) -> None:
+def test_compare_matches_dpkg(tmp_path: Path, checked: Callable[[str], None]) -> None:
     pairs = _generate.deb_pairs(N_PAIRS)
     expected = _oracle.dpkg_compare(pairs, tmp_path)
     assert len(expected) == len(pairs)
@@ -47,13 +48,13 @@ def test_compare_matches_dpkg(tmp_path: Path) -> None:
     ]
     compared = sum(e != "err" for e in expected)
     kinds = sorted(set(expected))
-    print(f"checked {len(pairs)} deb pairs against dpkg ({compared} valid; outcomes {kinds})")
+    checked(f"checked {len(pairs)} deb pairs against dpkg ({compared} valid; outcomes {kinds})")
     assert not wrong, f"{len(wrong)} of {len(pairs)} deb pairs disagree with dpkg: {wrong[:10]}"
     # The generator must really exercise all outcomes, or the check above proves little.
     assert compared > N_PAIRS // 2 and {"lt", "eq", "gt", "err"} <= set(expected)
 
 
-def test_validation_and_messages_match_dpkg(tmp_path: Path) -> None:
+def test_validation_and_messages_match_dpkg(tmp_path: Path, checked: Callable[[str], None]) -> None:
     versions = _generate.deb_strings(N_STRINGS)
     results = _oracle.dpkg_check(versions, tmp_path)
     assert len(results) == len(versions)
@@ -72,7 +73,9 @@ def test_validation_and_messages_match_dpkg(tmp_path: Path) -> None:
         warned += warning is not None
         if rc != 0 or warning != dpkg_warning:
             wrong.append((v, rc, err, warning))
-    print(f"checked {len(versions)} deb strings against dpkg: {rejected} rejected, {warned} warned")
+    checked(
+        f"checked {len(versions)} deb strings against dpkg: {rejected} rejected, {warned} warned"
+    )
     assert not wrong, (
         f"{len(wrong)} of {len(versions)} deb strings disagree with dpkg: {wrong[:10]}"
     )
