@@ -58,6 +58,8 @@ class CheckOptions:
     known_hosts: str | None = None
     ssh_config: str | None = None
     today: dt.date | None = None
+    # Asked for the passphrase of an encrypted key file not held by ssh-agent (None: skip it).
+    passphrase: Callable[[str], str | None] | None = None
     default_roles: tuple[str, ...] = ("app",)
     # Also ask each host's package sources what they offer (read-only): not-installable.
     installable: bool = False
@@ -196,6 +198,7 @@ def ssh_options(options: CheckOptions) -> object:
         accept_new=options.accept_new,
         connect_timeout=options.connect_timeout,
         ssh_config=options.ssh_config,
+        passphrase=options.passphrase,
     )
 
 

@@ -136,6 +136,16 @@ def write_file(path: str, text: str) -> None:
         raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
+def _ask_passphrase(path: str) -> str | None:
+    """Prompt on the terminal (never echoed) for an encrypted key not held by ssh-agent."""
+    import getpass
+
+    try:
+        return getpass.getpass(f"Passphrase for {path} (empty to skip): ") or None
+    except (EOFError, KeyboardInterrupt):
+        return None
+
+
 def _collect_options(
     *,
     env: list[str] | None,
@@ -152,6 +162,7 @@ def _collect_options(
     from pinmgr import api
 
     return api.CheckOptions(
+        passphrase=_ask_passphrase if sys.stdin.isatty() else None,
         envs=tuple(env or ()),
         roles=tuple(role or ()),
         unpinned=unpinned,
