@@ -89,7 +89,9 @@ def ansible_playbook(
     drift_only: Annotated[
         bool,
         typer.Option(
-            "--drift-only", help="Fix drifted packages only; do not install missing ones."
+            "--drift-only",
+            help="Only drifted and missing packages, on the hosts that have them (default: "
+            "every exact pin on every collected host, a full converge).",
         ),
     ] = False,
     hold: Annotated[

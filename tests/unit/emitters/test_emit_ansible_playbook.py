@@ -41,7 +41,7 @@ def tasks(play: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def emit(findings: tuple[Finding, ...] = FINDINGS, **kw: bool) -> str:
-    options = {"drift_only": False, "hold": False, **kw}
+    options = {"drift_only": True, "hold": False, **kw}
     files = emit_playbook(report(findings), LOCK, **options)
     assert list(files) == [PLAYBOOK_PATH]
     return files[PLAYBOOK_PATH]
@@ -69,7 +69,7 @@ def test_each_host_gets_exactly_its_own_fixes() -> None:
 
     web3 = tasks(by_hosts[("web-3",)])
     assert web3["Install pinned deb versions"]["ansible.builtin.apt"]["name"] == [
-        "ca-certificates=20230311",  # missing: installed unless drift_only
+        "ca-certificates=20230311",  # missing: installed too
         "libssl3:i386=3.0.15-1~deb12u1",  # the arch-qualified name, as installed
     ]
     assert web3[f"Install pinned pip versions with {VENV}"]["ansible.builtin.pip"] == {
@@ -99,14 +99,31 @@ def test_header_lists_what_is_not_fixed() -> None:
     assert "web-4" not in header and "web-5" not in header
 
 
-def test_drift_only_leaves_missing_packages_alone() -> None:
-    web3 = tasks(plays(emit(drift_only=True))[("web-3",)])
-    assert web3["Install pinned deb versions"]["ansible.builtin.apt"]["name"] == [
-        "libssl3:i386=3.0.15-1~deb12u1"
-    ]
+def test_drift_only_installs_drifted_and_missing_packages_on_hosts_with_findings() -> None:
     missing_only = (finding("web-9", "curl", "7.88.1-10+deb12u5", kind=FindingKind.MISSING),)
-    assert ("web-9",) not in plays(emit(missing_only, drift_only=True))
-    assert ("web-9",) in plays(emit(missing_only, drift_only=False))
+    web9 = tasks(plays(emit(missing_only, drift_only=True))[("web-9",)])
+    assert web9["Install pinned deb versions"]["ansible.builtin.apt"]["name"] == [
+        "curl=7.88.1-10+deb12u5"
+    ]
+    assert ("web-4",) not in plays(emit(drift_only=True))  # ok and waived only: no play
+
+
+def test_without_drift_only_every_exact_pin_of_every_collected_host() -> None:
+    by_hosts = plays(emit(drift_only=False))
+    # web-4 is on its pins (ok) and has a waived curl: its ok nginx is re-asserted, the
+    # waived package left alone; unreachable web-5 is not in the playbook.
+    # Same install list as the drifted web-1 and web-2: one play for the three.
+    web4 = tasks(by_hosts[("web-1", "web-2", "web-4")])["Install pinned deb versions"]
+    assert web4["ansible.builtin.apt"]["name"] == ["nginx=1.22.1-9"]
+    assert not any("web-5" in hosts for hosts in by_hosts)
+    web3 = tasks(by_hosts[("web-3",)])["Install pinned deb versions"]["ansible.builtin.apt"]
+    assert web3["name"] == ["ca-certificates=20230311", "libssl3:i386=3.0.15-1~deb12u1"]
+    ok_glob = (finding("web-7", "openssl", "3.0.*", kind=FindingKind.OK, actual="3.0.11-1"),)
+    text = emit(ok_glob, drift_only=False)
+    assert ("web-7",) not in plays(text) and "web-7" not in text.split("---", 1)[0]
+    header = text.split("\n---\n", 1)[0]
+    assert "every pinned (ok, drifted or missing) package" in header
+    assert "every drifted or missing package" in emit(drift_only=True).split("\n---\n", 1)[0]
 
 
 def test_hold_marks_the_fixed_deb_packages_after_installing_them() -> None:
