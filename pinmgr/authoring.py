@@ -9,6 +9,7 @@ blank lines and quoting the user wrote survive.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -61,9 +62,24 @@ def _open(path: str | Path) -> tuple[Path, TOMLDocument, bytes]:
 
 
 def _finish(path: Path, doc: TOMLDocument, raw: bytes, notes: Iterable[str] = ()) -> Edit:
-    text = edit.dumps(doc)
+    text = _same_ending(edit.dumps(doc), raw)
     loads(text, str(path))  # never write a lockfile pinmgr itself would reject
     return Edit(path, raw, text, tuple(notes))
+
+
+_BARE_LF = re.compile(r"(?<!\r)\n")
+
+
+def _same_ending(text: str, raw: bytes) -> str:
+    """Line endings as the file had them: a CRLF file stays all CRLF (new tables included),
+    and the blank line a table added at the end leaves is dropped unless the file had one,
+    so an edit of a ``pinmgr fmt``-clean file stays clean (``fmt --check`` in CI)."""
+    if b"\r\n" in raw and raw.count(b"\n") == raw.count(b"\r\n"):
+        text = _BARE_LF.sub("\r\n", text)
+    for nl in ("\r\n", "\n"):
+        if text.endswith(nl * 2) and not raw.endswith((nl * 2).encode()):
+            return text.rstrip("\r\n") + nl
+    return text
 
 
 def _same(ecosystem: Ecosystem, name: str) -> str:

@@ -26,6 +26,7 @@ from pinmgr import authoring
 from pinmgr.authoring import Edit, Selection
 from pinmgr.diff.report import build
 from pinmgr.errors import UsageError, WriteError
+from pinmgr.lockfile.fmt import format_text
 from pinmgr.lockfile.load import load
 from pinmgr.model import (
     CheckReport,
@@ -121,6 +122,25 @@ def test_pin_into_a_new_table_adds_only_that_table(lockfile: Path) -> None:
     assert lines[header - 1] == ""
     assert lines[header - 2] == 'postgresql-server = "15.6-1.el9"'
     assert lines[header + 3] == "[[waivers]]"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_new_table_at_the_end_keeps_a_formatted_file_formatted(
+    tmp_path: Path, newline: str
+) -> None:
+    clean = 'schema = 1\n\n[roles.app."debian-12".deb]\nnginx = "1.22.1-9"\n'
+    assert format_text(clean) == clean
+    path = tmp_path / "pinmgr.toml"
+    path.write_bytes(clean.replace("\n", newline).encode())
+    change = authoring.plan_pin(path, "db", "debian-12", DEB, [("libpq5", "15.20-0+deb12u1")])
+    assert changes(change) == [
+        "+",
+        '+[roles.db."debian-12".deb]',
+        '+libpq5 = "15.20-0+deb12u1"',
+    ]
+    assert change.after.endswith(f'libpq5 = "15.20-0+deb12u1"{newline}')
+    assert change.after.replace(newline, "").count("\n") == 0  # one line ending throughout
+    assert format_text(change.after.replace("\r\n", "\n")) == change.after.replace("\r\n", "\n")
 
 
 @pytest.mark.xfail(
