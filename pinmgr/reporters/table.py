@@ -163,10 +163,10 @@ def _cell(counts: Counter[str], pinned_ok: set[str]) -> Text:
     return text
 
 
-def _matrix(report: CheckReport) -> Table | None:
+def _matrix(report: CheckReport) -> tuple[Table | None, str]:
     present = {f.env for f in report.findings if f.kind in _MATRIX_KINDS}
     if len(present) < 2:
-        return None
+        return None, ""
     # Columns in the report's order (the inventory's, usually dev -> staging -> production),
     # so the matrix reads like the promotion path; any others after them, sorted.
     envs = [e for e in report.environments if e in present]
@@ -182,8 +182,15 @@ def _matrix(report: CheckReport) -> Table | None:
         cells[key][f.env][f.actual] += 1
         if f.kind in (FindingKind.OK, FindingKind.WAIVED):
             ok_versions[key].add(f.actual)
+    # Like the findings table: a role or ecosystem column with one value is said once above
+    # the matrix, which leaves the versions room at 80 columns.
+    if not cells:
+        return None, ""
+    keep = [i for i in (0, 1) if len({k[i] for k in cells}) > 1]
+    first = min(cells)
+    constant = [f"{_CONTEXT_COLUMNS[i + 2]} {printable(first[i])}" for i in (0, 1) if i not in keep]
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for name in ("role", "eco", "package", "pinned", *envs):
+    for name in (*(_CONTEXT_COLUMNS[i + 2] for i in keep), "package", "pinned", *envs):
         table.add_column(printable(name), overflow="fold")
     for key in sorted(cells):
         row = cells[key]
@@ -192,13 +199,12 @@ def _matrix(report: CheckReport) -> Table | None:
         )
         cols = [_cell(row[e], ok_versions[key]) if e in row else Text("") for e in envs]
         table.add_row(
-            Text(printable(key[0])),
-            Text(key[1]),
+            *(Text(printable(key[i])) for i in keep),
             Text(printable(key[2]), style="bold" if divergent else ""),
             Text(printable(key[3])),
             *cols,
         )
-    return table
+    return table, " · ".join(constant)
 
 
 def render(
@@ -210,9 +216,11 @@ def render(
     by_host: bool = False,
 ) -> str:
     console = _console(width, color)
-    matrix = _matrix(report)
+    matrix, matrix_context = _matrix(report)
     if matrix is not None:
         console.print(Text("Pinned packages per environment", style="bold underline"))
+        if matrix_context:
+            console.print(Text(matrix_context, style="bold"))
         console.print(matrix)
         console.print()
     table, context = _findings_table(report, by_host=by_host, show_ok=show_ok)

@@ -202,10 +202,12 @@ def table120(setup: Setup) -> str:
 
 
 def test_matrix_shows_each_environments_versions(table120: str) -> None:
-    header, matrix = rows(section(table120, "Pinned packages per environment", "Findings"))
+    lines = section(table120, "Pinned packages per environment", "Findings")
+    assert lines[0] == "eco deb"  # one ecosystem: said once, not in every row
+    header, matrix = rows(lines)
     # Environments in the order the inventory (and --env) gives them: the promotion order.
-    assert header == ["role", "eco", "package", "pinned", *ENVS]
-    by_key = {(r[0], r[2], r[3]): dict(zip(ENVS, r[4:], strict=True)) for r in matrix}
+    assert header == ["role", "package", "pinned", *ENVS]
+    by_key = {(r[0], r[1], r[2]): dict(zip(ENVS, r[3:], strict=True)) for r in matrix}
     assert by_key[("app", "nginx", DEB["nginx"])] == {
         "dev": f"{DEB['nginx']}×2",
         "staging": f"{DEB['nginx']}×2",
@@ -271,7 +273,7 @@ def test_plain_output_fits_the_terminal(setup: Setup, columns: int) -> None:
     assert not too_long, too_long
     # The same facts survive the narrow layout.
     _, matrix = rows(section(out, "Pinned packages per environment", "Findings"))
-    assert any(r[2] == "nginx" and r[-1].endswith(f"{NGINX_NEW}×2") for r in matrix), matrix
+    assert any(r[1] == "nginx" and r[-1].endswith(f"{NGINX_NEW}×2") for r in matrix), matrix
     _, found = rows(section(out, "Findings", None)[:-1])
     assert any("2hosts" in r and "drift(newer)" in r for r in found), found
 
