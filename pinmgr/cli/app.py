@@ -301,7 +301,9 @@ def check(
         from pinmgr.reporters.waivers import render as render_waivers
 
         lock = api.read_lockfile(lockfile)
-        sys.stdout.write(render_waivers(lock, report, options.today_or_now()))
+        sys.stdout.write(
+            render_waivers(lock, report, options.today_or_now(), width=terminal_width())
+        )
     sys.stdout.flush()
     raise typer.Exit(exit_code(report, policy))
 

@@ -231,7 +231,12 @@ def _insert_table_sorted(parent: Parent, key: str, table: Table, *, top_level: b
             index = i
             break
     if index is None:
-        _ensure_blank_line_after(_last_rendered(parent))
+        previous = _last_rendered(parent)
+        # A comment block at the end of the last table introduces whatever header follows
+        # the parent: keep it there, after the new table.
+        target = _last_rendered_item(table)
+        _move_trailing_comments(previous, table if target is None else target)
+        _ensure_blank_line_after(previous)
         if isinstance(parent, Container):
             parent.append(key, table)
         else:
@@ -295,6 +300,8 @@ def _move_trailing_comments(previous: Table | None, new: Table) -> None:
     if previous is None:
         return
     body = previous.value.body
+    if not body or not isinstance(body[-1][1], Comment):
+        return  # a blank line ends the table: what precedes it is the table's own
     start = len(body)
     while start > 0:
         key, item = body[start - 1]

@@ -143,11 +143,6 @@ def test_a_new_table_at_the_end_keeps_a_formatted_file_formatted(
     assert format_text(change.after.replace("\r\n", "\n")) == change.after.replace("\r\n", "\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lockfile.edit: a table appended at the end of its parent (roles.app) goes after "
-    "the comment block that introduces the next table (roles.db)",
-)
 def test_new_table_keeps_the_next_tables_comment_block_with_it(lockfile: Path) -> None:
     change = authoring.plan_pin(
         lockfile, "app", "ubuntu-22.04", DEB, [("nginx", "1.18.0-6ubuntu14.4")]
