@@ -51,6 +51,7 @@ def render(lock: Lockfile, report: CheckReport, today: dt.date, *, width: int | 
                     initial_indent="  ",
                     subsequent_indent="    ",
                     break_on_hyphens=False,
+                    break_long_words=False,
                 )
             )
     return "\n".join(lines) + "\n"

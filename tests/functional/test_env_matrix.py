@@ -336,7 +336,8 @@ def test_expired_waiver_turns_the_finding_back_into_drift(setup: Setup) -> None:
     assert "nginx eco=deb env=production role=app - expired 2030-06-30:" in " ".join(
         line.strip() for line in listing.splitlines()
     )
-    assert all(len(line) <= 60 for line in listing.splitlines()), listing
+    # Lines fit, except a single unbreakable word (a long file path is never cut).
+    assert all(len(line) <= 60 or " " not in line.strip() for line in listing.splitlines()), listing
 
 
 def test_show_waived_lists_each_waivers_status(setup: Setup) -> None:
@@ -347,7 +348,12 @@ def test_show_waived_lists_each_waivers_status(setup: Setup) -> None:
     statuses = {(r[1], r[4]): r[-1] for r in found if r[-1] != "ok"}
     assert statuses[("2hosts", "nginx")].startswith("waived:rolledearlyonpurpose")
     assert statuses[("db-s1", "postgresql-15")] == "drift(older):waiverexpired2000-01-01"
-    listing = out[out.index("waivers:\n") :].splitlines()[1:]
+    listing: list[str] = []
+    for line in out[out.index("waivers:\n") :].splitlines()[1:]:
+        if line.startswith("    ") and listing:  # a wrapped entry continues
+            listing[-1] += " " + line.strip()
+        else:
+            listing.append(line)
     assert len(listing) == 3, listing
     lines = setup.show_waived.read_text().splitlines()
     expected = [
