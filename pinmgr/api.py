@@ -319,3 +319,38 @@ def diff_exit_code(result: DiffResult) -> int:
     if result.failures:
         return EXIT_HOSTS
     return EXIT_DRIFT if result.rows else EXIT_OK
+
+
+@dataclass(frozen=True)
+class OutdatedResult:
+    """``pinmgr outdated``: pins the hosts' sources offer newer versions of."""
+
+    rows: tuple[installable.OutdatedRow, ...]
+    failures: tuple[HostFailure, ...]
+    hosts_checked: int
+
+
+def outdated(
+    lockfile_path: str | Path,
+    inventory_path: str | Path | None,
+    options: CheckOptions = CheckOptions(),
+    *,
+    transport_factory: TransportFactory | None = None,
+    on_done: ProgressCallback | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> OutdatedResult:
+    """Ask every selected host's sources (read-only) and list pins with newer versions."""
+    lock = read_lockfile(lockfile_path)
+    hosts = select(read_inventory(inventory_path, options), options.envs, options.roles).hosts
+    if on_start is not None:
+        on_start(len(hosts))
+    results = collect(
+        hosts,
+        options,
+        transport_factory=transport_factory,
+        on_done=on_done,
+        available=available_query(lock),
+    )
+    snaps = [r for r in results if isinstance(r, HostSnapshot)]
+    failures = tuple(r for r in results if isinstance(r, HostFailure))
+    return OutdatedResult(tuple(installable.outdated(lock, snaps)), failures, len(snaps))

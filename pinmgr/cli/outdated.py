@@ -62,9 +62,6 @@ def outdated(
     """
     from pinmgr import api
     from pinmgr.cli.progress import Progress
-    from pinmgr.diff.installable import outdated as find_outdated
-    from pinmgr.inventory import select
-    from pinmgr.model import HostFailure, HostSnapshot
     from pinmgr.reporters import outdated as reporter
 
     if fmt not in ("table", "json"):
@@ -81,16 +78,11 @@ def outdated(
         installable=True,
     )
     assert isinstance(options, api.CheckOptions)
-    lock = api.read_lockfile(lockfile)
-    hosts = select(api.read_inventory(inventory, options), options.envs, options.roles).hosts
     with Progress(enabled=not quiet) as progress:
-        progress.start(len(hosts))
-        results = api.collect(
-            hosts, options, on_done=progress.advance, available=api.available_query(lock)
+        result = api.outdated(
+            lockfile, inventory, options, on_done=progress.advance, on_start=progress.start
         )
-    snaps = [r for r in results if isinstance(r, HostSnapshot)]
-    failures = [r for r in results if isinstance(r, HostFailure)]
-    rows = find_outdated(lock, snaps)
+    rows, failures = list(result.rows), list(result.failures)
     if fmt == "json":
         sys.stdout.write(reporter.render_json(rows, failures))
     else:
@@ -98,7 +90,7 @@ def outdated(
             reporter.render_table(
                 rows,
                 failures,
-                hosts_checked=len(snaps),
+                hosts_checked=result.hosts_checked,
                 color=color_wanted(),
                 width=terminal_width(),
             )

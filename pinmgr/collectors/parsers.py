@@ -167,6 +167,18 @@ def _dpkg_state(abbrev: str) -> PackageState | None:
     raise ValueError(abbrev)
 
 
+def dpkg_native_arch(lines: list[str]) -> str:
+    """The host's native architecture: the one dpkg itself is built for.
+
+    Saves running ``dpkg --print-architecture`` (a process per host) in the probe.
+    """
+    for line in lines:
+        fields = line.split("\t")
+        if len(fields) == 4 and fields[0].split(":", 1)[0] == "dpkg":
+            return fields[3].strip()
+    return ""
+
+
 def parse_dpkg(lines: list[str], native_arch: str, warn: _Warnings) -> list[InstalledPackage]:
     """``dpkg-query`` lines; the native-arch qualifier is dropped, foreign ones kept.
 
@@ -302,6 +314,8 @@ def parse_probe(
     native_arch = ""
     if (arch_section := by_name.get(SECTION_DPKG_ARCH)) is not None:
         native_arch = next((ln.strip() for ln in arch_section.lines if ln.strip()), "")
+    elif (dpkg_section := by_name.get(SECTION_DPKG)) is not None:
+        native_arch = dpkg_native_arch(dpkg_section.lines)
     for name, section in by_name.items():
         if name == SECTION_OS_RELEASE:
             os_release = parse_os_release(section.lines, warn)

@@ -93,20 +93,24 @@ def build_probe(host: Host, nonce: str, available: AvailableQuery | None = None)
         """b() { printf '%s begin %s\\n' "$m" "$1"; }""",
         # Leading newline: the end marker is on its own line even if output lacks one.
         """e() { printf '\\n%s end %s %s\\n' "$m" "$1" "$2"; }""",
+        # Every process costs host CPU on each of hundreds of hosts: the os-release file is
+        # read by the shell itself, and dpkg's own architecture stands for the native one
+        # (parsers.dpkg_native_arch) instead of running dpkg --print-architecture.
         f"b {SECTION_OS_RELEASE}",
-        "if [ -r /etc/os-release ]; then cat /etc/os-release; "
-        "else cat /usr/lib/os-release; fi </dev/null",
+        "f=/etc/os-release; [ -r $f ] || f=/usr/lib/os-release",
+        """while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < $f""",
         f"e {SECTION_OS_RELEASE} $?",
         "if command -v dpkg-query >/dev/null 2>&1; then",
-        "  if command -v dpkg >/dev/null 2>&1; then",
-        f"    b {SECTION_DPKG_ARCH}; dpkg --print-architecture </dev/null;"
-        f" e {SECTION_DPKG_ARCH} $?",
-        "  fi",
         f"  b {SECTION_DPKG}; dpkg-query -W -f={shlex.quote(DPKG_FORMAT)} </dev/null;"
         f" e {SECTION_DPKG} $?",
         "fi",
-        # Only if an rpm database is in use: Debian may ship rpm with no database at all.
-        "if command -v rpm >/dev/null 2>&1 && [ -d \"$(rpm -E '%_dbpath' 2>/dev/null)\" ]; then",
+        # Only if an rpm database exists (Debian may ship rpm with none): file tests, so no
+        # rpm process starts on hosts that do not use it.
+        # (Debian's own rpm keeps its database in ~/.rpmdb.)
+        'x=""; for d in /var/lib/rpm /usr/lib/sysimage/rpm "$HOME/.rpmdb"; do',
+        '  for f in rpmdb.sqlite Packages Packages.db; do [ -e "$d/$f" ] && x=1; done',
+        "done",
+        'if [ -n "$x" ] && command -v rpm >/dev/null 2>&1; then',
         f"  b {SECTION_RPM}; rpm -qa --qf {shlex.quote(RPM_FORMAT)} </dev/null; e {SECTION_RPM} $?",
         "fi",
     ]

@@ -258,3 +258,13 @@ def test_stderr_reported_only_when_something_failed() -> None:
     crashed = parse_probe(HOST, frame([], done=False), NONCE, stderr=b"Killed\n", rc=137)
     assert "probe exited with status 137" in crashed.warnings
     assert "stderr: Killed" in crashed.warnings
+
+
+def test_native_arch_is_taken_from_dpkg_itself() -> None:
+    body = (
+        b"dpkg\t1.21.22\tii \tamd64\n"
+        b"libc6:amd64\t2.36-9\tii \tamd64\n"
+        b"libssl3:i386\t3.0.15-1\tii \ti386\n"
+    )
+    snap = parse_probe(HOST, frame([("dpkg", body, 0)]), NONCE)
+    assert sorted(p.name for p in snap.packages) == ["dpkg", "libc6", "libssl3:i386"]
