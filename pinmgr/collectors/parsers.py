@@ -239,6 +239,7 @@ def parse_rpm(lines: list[str], warn: _Warnings) -> list[InstalledPackage]:
 def parse_pip(lines: list[str], origin: str, warn: _Warnings) -> list[InstalledPackage]:
     """``name<TAB>version`` lines from ``importlib.metadata``; names PEP 503-normalised."""
     packages: list[InstalledPackage] = []
+    seen: set[str] = set()
     for line in lines:
         if not line:
             continue
@@ -246,10 +247,11 @@ def parse_pip(lines: list[str], origin: str, warn: _Warnings) -> list[InstalledP
         if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
             warn.add(f"pip {escape_text(origin)}: not name<TAB>version", line)
             continue
-        name, version = fields
-        packages.append(
-            InstalledPackage(Ecosystem.PIP, canonicalize_name(name), version.strip(), origin=origin)
-        )
+        name = canonicalize_name(fields[0].strip())
+        if name in seen:  # the first on the path wins, as for importlib.metadata
+            continue
+        seen.add(name)
+        packages.append(InstalledPackage(Ecosystem.PIP, name, fields[1].strip(), origin=origin))
     return packages
 
 
