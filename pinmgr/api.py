@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pinmgr.collectors.base import Transport
+from pinmgr.collectors.pool import DEFAULT_JOBS
 from pinmgr.diff import consistency, installable, waivers
 from pinmgr.diff import report as report_mod
 from pinmgr.diff.check import CollectResult
@@ -50,7 +51,7 @@ class CheckOptions:
     unpinned: bool = False
     # Call out hosts of one role that disagree with each other (inconsistent, mixed-os).
     consistency: bool = True
-    jobs: int = 32
+    jobs: int = DEFAULT_JOBS
     timeout: float = 60.0
     connect_timeout: float = 10.0
     accept_new: bool = False

@@ -107,6 +107,7 @@ SshConfigOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 
+DEFAULT_JOBS = 64  # as collectors.pool.DEFAULT_JOBS (not imported: --help stays light)
 DEFAULT_LOCKFILE = Path("pins/pinmgr.toml")
 DEFAULT_INVENTORY = Path("pins/inventory.toml")
 
@@ -231,7 +232,7 @@ def check(
             "not-installable otherwise.",
         ),
     ] = False,
-    jobs: JobsOpt = 32,
+    jobs: JobsOpt = DEFAULT_JOBS,
     timeout: TimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     accept_new: AcceptNewOpt = False,
@@ -343,7 +344,7 @@ def diff_cmd(
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
     ] = "table",
-    jobs: JobsOpt = 32,
+    jobs: JobsOpt = DEFAULT_JOBS,
     timeout: TimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     accept_new: AcceptNewOpt = False,

@@ -14,6 +14,7 @@ import typer
 
 from pinmgr.cli.app import (
     DEFAULT_INVENTORY,
+    DEFAULT_JOBS,
     DEFAULT_LOCKFILE,
     AcceptNewOpt,
     ConnectTimeoutOpt,
@@ -227,7 +228,7 @@ def accept(
     ] = None,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
-    jobs: JobsOpt = 32,
+    jobs: JobsOpt = DEFAULT_JOBS,
     timeout: TimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     accept_new: AcceptNewOpt = False,

@@ -11,6 +11,7 @@ import typer
 
 from pinmgr.cli.app import (
     DEFAULT_INVENTORY,
+    DEFAULT_JOBS,
     DEFAULT_LOCKFILE,
     AcceptNewOpt,
     ConnectTimeoutOpt,
@@ -101,7 +102,7 @@ def ansible_playbook(
     inventory: InventoryOpt = DEFAULT_INVENTORY,
     env: EnvOpt = None,
     role: RoleOpt = None,
-    jobs: JobsOpt = 32,
+    jobs: JobsOpt = DEFAULT_JOBS,
     timeout: TimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     accept_new: AcceptNewOpt = False,

@@ -9,6 +9,7 @@ import typer
 
 from pinmgr.cli.app import (
     DEFAULT_INVENTORY,
+    DEFAULT_JOBS,
     DEFAULT_LOCKFILE,
     AcceptNewOpt,
     ConnectTimeoutOpt,
@@ -38,7 +39,7 @@ def outdated(
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
     ] = "table",
-    jobs: JobsOpt = 32,
+    jobs: JobsOpt = DEFAULT_JOBS,
     timeout: TimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     accept_new: AcceptNewOpt = False,

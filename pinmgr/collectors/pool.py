@@ -24,6 +24,10 @@ from pinmgr.collectors.local import DEFAULT_MAX_BYTES
 from pinmgr.model import FailureKind, Host, HostFailure, HostSnapshot, TransportKind, assert_never
 
 Result: TypeAlias = "HostSnapshot | HostFailure"
+
+DEFAULT_JOBS = 64
+"""Hosts collected at once: enough to hide network latency, few enough for 2 cores."""
+
 TransportFactory: TypeAlias = "Callable[[Host], Transport]"
 AvailableFor: TypeAlias = "Callable[[Host], AvailableQuery]"
 """Which packages to ask a host's sources about (``collectors.available.query_for``)."""
@@ -116,7 +120,7 @@ def collect_all(
     hosts: Iterable[Host],
     transport_factory: TransportFactory,
     *,
-    jobs: int = 32,
+    jobs: int = DEFAULT_JOBS,
     timeout: float = 30.0,
     on_done: Callable[[Host, Result], None] | None = None,
     cancel: threading.Event | None = None,

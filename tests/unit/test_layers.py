@@ -81,3 +81,10 @@ def test_imports_flow_one_way(path: Path) -> None:
 def test_every_module_belongs_to_a_layer() -> None:
     names = {p.stem for p in PKG.iterdir() if p.suffix == ".py" or p.is_dir()} - {"__pycache__"}
     assert names <= set(RANK), names - set(RANK)
+
+
+def test_cli_default_jobs_matches_the_pool() -> None:
+    from pinmgr.cli import app
+    from pinmgr.collectors import pool
+
+    assert app.DEFAULT_JOBS == pool.DEFAULT_JOBS
