@@ -84,7 +84,7 @@ def test_every_module_belongs_to_a_layer() -> None:
 
 
 def test_cli_default_jobs_matches_the_pool() -> None:
-    from pinmgr.cli import app
+    import pinmgr.cli.app as cli_app
     from pinmgr.collectors import pool
 
-    assert app.DEFAULT_JOBS == pool.DEFAULT_JOBS
+    assert cli_app.DEFAULT_JOBS == pool.DEFAULT_JOBS
