@@ -30,14 +30,37 @@ RPM_FORMAT = r"%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n"
 
 # Runs under the host's interpreter (-I: no PYTHONPATH, no user site, no cwd on sys.path).
 # Writes bytes so a C locale or an odd name cannot raise UnicodeEncodeError half-way.
-# Lists installed distributions like importlib.metadata.distributions() (first one on sys.path
+# Lists installed distributions like importlib.metadata.distributions() (first one on the path
 # wins for a name), but reads only the Name/Version headers: importing importlib.metadata costs
 # ~40 ms of host CPU per interpreter, which dominated a fleet check (docs/benchmarks.md).
+# Given site-packages dirs as arguments (a plain virtualenv, run with -S so site.py and every
+# .pth import are skipped: ~10 ms less per host), it scans those plus the path lines of their
+# .pth files, as site.py would have added them.
 PIP_CODE = """\
 import os, re, sys
 w = sys.stdout.buffer.write
+paths = sys.path
+if len(sys.argv) > 1:
+    paths = []
+    for s in sys.argv[1:]:
+        paths.append(s)
+        try:
+            names = sorted(os.listdir(s))
+        except OSError:
+            continue
+        for n in names:
+            if not n.endswith(".pth"):
+                continue
+            try:
+                with open(os.path.join(s, n), encoding="utf-8", errors="replace") as h:
+                    for line in h:
+                        line = line.strip()
+                        if line and not line.startswith(("#", "import ", "import\\t")):
+                            paths.append(os.path.join(s, line))
+            except OSError:
+                pass
 seen = set()
-for p in sys.path:
+for p in paths:
     try:
         entries = sorted(os.scandir(p or "."), key=lambda e: e.name)
     except OSError:
@@ -66,6 +89,16 @@ for p in sys.path:
             w(name + b"\\t" + d.get(b"Version", b"") + b"\\n")
 sys.stdout.flush()
 """
+
+# True when a virtualenv also sees the system's site-packages (then site.py must run).
+VENV_SYSTEM_SITE = [
+    "venv_sys() {",
+    '  while IFS= read -r l || [ -n "$l" ]; do',
+    "    case $l in include-system-site-packages*[Tt]rue*) return 0;; esac",
+    '  done < "$1/pyvenv.cfg"',
+    "  return 1",
+    "}",
+]
 
 _NONCE_RE = re.compile(r"[0-9a-f]{16,128}")
 
@@ -115,13 +148,21 @@ def build_probe(host: Host, nonce: str, available: AvailableQuery | None = None)
         "fi",
     ]
     code = shlex.quote(PIP_CODE)
+    if host.pip:
+        lines += VENV_SYSTEM_SITE
     for index, path in enumerate(host.pip):
         section = f"{PIP_PREFIX}{index}"
         lines += [
-            f"p={shlex.quote(path)}",
-            # A virtualenv directory means its own interpreter.
-            'if [ -d "$p" ]; then p="$p/bin/python"; fi',
-            f'b {section}; "$p" -I -c {code} </dev/null; e {section} $?',
+            f"p={shlex.quote(path)}; b {section}",
+            # A virtualenv directory means its own interpreter; a plain one is read without
+            # site.py (its site-packages given), one that sees the system's packages with it.
+            'if [ -d "$p" ] && [ -r "$p/pyvenv.cfg" ] && ! venv_sys "$p"; then',
+            f'  "$p/bin/python" -I -S -c {code} "$p"/lib/python3*/site-packages </dev/null',
+            "else",
+            '  if [ -d "$p" ]; then p="$p/bin/python"; fi',
+            f'  "$p" -I -c {code} </dev/null',
+            "fi",
+            f"e {section} $?",
         ]
     if available:
         lines += probe_lines(available)
