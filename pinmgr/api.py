@@ -26,6 +26,7 @@ from pinmgr.errors import (
     HostCollectError,
     LockfileError,
     PinmgrError,
+    ProblemsError,
     UsageError,
 )
 from pinmgr.inventory import load_inventory, select
@@ -105,8 +106,10 @@ def validate(lockfile_path: str | Path, inventory_path: str | Path | None) -> li
         problems.extend(exc.problems)
     try:
         inventory = read_inventory(inventory_path)
+    except ProblemsError as exc:
+        problems.extend(exc.problems)
     except PinmgrError as exc:
-        problems.extend(getattr(exc, "problems", (exc,)))
+        problems.append(exc)
     else:
         if lock is not None:
             problems.extend(_unknown_roles(lock, inventory))

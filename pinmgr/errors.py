@@ -29,31 +29,29 @@ class VersionError(PinmgrError):
     """A version string the ecosystem's own tool would reject."""
 
 
-class LockfileError(PinmgrError):
+class ProblemsError(PinmgrError):
+    """An error standing for every problem found in a file, not just the first.
+
+    ``problems`` holds each one with its location (``pinmgr validate`` lists them all);
+    the error itself is the first, so a plain ``except PinmgrError`` still reads well.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        location: Location | None = None,
+        problems: tuple[PinmgrError, ...] = (),
+    ) -> None:
+        super().__init__(message, location)
+        self.problems = problems or (self,)
+
+
+class LockfileError(ProblemsError):
     """The lockfile cannot be read, parsed or validated."""
 
-    def __init__(
-        self,
-        message: str,
-        location: Location | None = None,
-        problems: tuple[PinmgrError, ...] = (),
-    ) -> None:
-        super().__init__(message, location)
-        # All problems found, not just the first (``pinmgr validate`` lists every one).
-        self.problems = problems or (self,)
 
-
-class InventoryError(PinmgrError):
+class InventoryError(ProblemsError):
     """An inventory source cannot be read or names something that does not exist."""
-
-    def __init__(
-        self,
-        message: str,
-        location: Location | None = None,
-        problems: tuple[PinmgrError, ...] = (),
-    ) -> None:
-        super().__init__(message, location)
-        self.problems = problems or (self,)
 
 
 class UsageError(PinmgrError):

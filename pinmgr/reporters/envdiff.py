@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any, Protocol
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from pinmgr.diff.envdiff import DiffRow
 from pinmgr.model import Direction, HostFailure
-from pinmgr.reporters.text import printable
+from pinmgr.reporters.text import printable, rendered, string_console
 
 SCHEMA = "pinmgr.diff/1"
 
@@ -41,15 +39,7 @@ def _direction(row: DiffRow, right: str) -> str:
 
 
 def render_table(result: DiffLike, *, color: bool = False, width: int = 100) -> str:
-    console = Console(
-        file=io.StringIO(),
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        emoji=False,
-    )
+    console = string_console(width, color)
     if result.rows:
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
         for name in ("role", "eco", "package", printable(result.left), printable(result.right), ""):
@@ -74,9 +64,7 @@ def render_table(result: DiffLike, *, color: bool = False, width: int = 100) -> 
         else f"{result.left} and {result.right} agree"
     )
     console.print(Text(printable(verdict), style="bold"))
-    out = console.file
-    assert isinstance(out, io.StringIO)
-    return out.getvalue()
+    return rendered(console)
 
 
 def render_json(result: DiffLike) -> str:

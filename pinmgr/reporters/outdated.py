@@ -6,18 +6,16 @@ and failures in, text out.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from pinmgr.diff.installable import OutdatedRow
 from pinmgr.model import HostFailure
-from pinmgr.reporters.text import printable
+from pinmgr.reporters.text import printable, rendered, string_console
 
 SCHEMA = "pinmgr.outdated/1"
 COLUMNS = ("role", "release", "eco", "package", "pinned", "newest offered", "hosts")
@@ -45,15 +43,7 @@ def render_table(
     color: bool = False,
     width: int = 100,
 ) -> str:
-    console = Console(
-        file=io.StringIO(),
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        emoji=False,
-    )
+    console = string_console(width, color)
     if rows:
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
         for name in COLUMNS:
@@ -80,9 +70,7 @@ def render_table(
         else "no pin is behind what the sources offer"
     )
     console.print(Text(verdict + (checked if hosts_checked else ""), style="bold"))
-    out = console.file
-    assert isinstance(out, io.StringIO)
-    return out.getvalue()
+    return rendered(console)
 
 
 def to_json(rows: Sequence[OutdatedRow], failures: Sequence[HostFailure] = ()) -> dict[str, Any]:

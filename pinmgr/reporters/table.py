@@ -12,15 +12,13 @@ so neither escape sequences nor ``[markup]`` from a host are ever interpreted.
 
 from __future__ import annotations
 
-import io
 from collections import Counter, defaultdict
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from pinmgr.model import CheckReport, Direction, Finding, FindingKind
-from pinmgr.reporters.text import printable
+from pinmgr.reporters.text import printable, rendered, string_console
 
 STYLES: dict[FindingKind, str] = {
     FindingKind.OK: "green",
@@ -90,19 +88,6 @@ def grouped(findings: tuple[Finding, ...]) -> list[tuple[Finding, list[str]]]:
     rows = [groups[k] for k in order]
     # Problems before ok: what needs action is read first.
     return sorted(rows, key=lambda r: (r[0].kind is FindingKind.OK,))
-
-
-def _console(width: int, color: bool) -> Console:
-    return Console(
-        file=io.StringIO(),
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        emoji=False,
-        legacy_windows=False,
-    )
 
 
 _CONTEXT_COLUMNS = ("env", "host", "role", "eco")
@@ -215,7 +200,7 @@ def render(
     show_ok: bool = True,
     by_host: bool = False,
 ) -> str:
-    console = _console(width, color)
+    console = string_console(width, color)
     matrix, matrix_context = _matrix(report)
     if matrix is not None:
         console.print(Text("Pinned packages per environment", style="bold underline"))
@@ -231,6 +216,4 @@ def render(
             console.print(Text(context, style="bold"))
         console.print(table)
     console.print(Text(summary_line(report), style="bold"))
-    out = console.file
-    assert isinstance(out, io.StringIO)
-    return out.getvalue()
+    return rendered(console)
