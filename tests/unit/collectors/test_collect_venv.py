@@ -20,6 +20,27 @@ def _dist_info(site: Path, name: str, version: str) -> None:
     )
 
 
+def _importlib_listing(venv: Path) -> set[tuple[str, ...]]:
+    """What importlib.metadata sees in ``venv`` (first of a name wins), run as the probe runs."""
+    truth = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-I",  # as the probe: no PYTHONPATH, no cwd on the path
+            "-c",
+            "import importlib.metadata as m\n"
+            "seen = {}\n"
+            "for d in m.distributions():\n"
+            "    n = d.metadata['Name'].lower().replace('_', '-').replace('.', '-')\n"
+            "    seen.setdefault(n, d.version)\n"
+            "print('\\n'.join(f'{k}\\t{v}' for k, v in sorted(seen.items())))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {tuple(line.split("\t")) for line in truth.splitlines() if line}
+
+
 def _listing(host: Host) -> set[tuple[str, str]]:
     nonce = new_nonce()
     result = LocalTransport(host).run(build_probe(host, nonce), timeout=60)
@@ -42,23 +63,7 @@ def test_plain_venv_listing_matches_importlib_metadata(tmp_path: Path) -> None:
     (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: myapp\nVersion: 0.3.dev0\n")
     _dist_info(develop, "requests", "1.0")  # shadowed: the site-packages one comes first
     (site / "easy-install.pth").write_text(f"# comment\nimport os\n{develop}\n")
-    truth = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-I",  # as the probe: no PYTHONPATH, no cwd on the path
-            "-c",
-            "import importlib.metadata as m\n"
-            "seen = {}\n"
-            "for d in m.distributions():\n"
-            "    n = d.metadata['Name'].lower().replace('_', '-').replace('.', '-')\n"
-            "    seen.setdefault(n, d.version)\n"
-            "print('\\n'.join(f'{k}\\t{v}' for k, v in sorted(seen.items())))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    expected = {tuple(line.split("\t")) for line in truth.splitlines() if line}
+    expected = _importlib_listing(venv)
     as_dir = Host("h", "e", ("app",), transport=TransportKind.LOCAL, pip=(str(venv),))
     as_python = Host(
         "h", "e", ("app",), transport=TransportKind.LOCAL, pip=(str(venv / "bin" / "python"),)
@@ -74,7 +79,10 @@ def test_venv_with_system_site_packages_uses_site(tmp_path: Path) -> None:
         [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
         check=True,
     )
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    _dist_info(site, "only-here", "1.0")
     host = Host("h", "e", ("app",), transport=TransportKind.LOCAL, pip=(str(venv),))
-    names = {name for name, _ in _listing(host)}
-    # The interpreter's own packages (pinmgr's test environment) are visible through site.py.
-    assert "pytest" in names
+    # The system's packages come in through site.py, so the probe must run it here.
+    expected = _importlib_listing(venv)
+    assert ("only-here", "1.0") in expected
+    assert _listing(host) == expected
