@@ -39,6 +39,7 @@ from pinmgr.model import (
     HostSnapshot,
     Inventory,
     Lockfile,
+    TransportKind,
 )
 
 DEFAULT_LOCKFILE = Path("pins") / "pinmgr.toml"
@@ -181,7 +182,11 @@ def collect(
     """Collect ``hosts``; ``available`` also asks their sources about those packages."""
     from pinmgr.collectors.pool import collect_all, make_transport_factory
 
-    factory = transport_factory or make_transport_factory(ssh_options=ssh_options(options))
+    # paramiko (~0.1 s to import) is loaded only when some host is reached over SSH.
+    remote = any(h.transport is not TransportKind.LOCAL for h in hosts)
+    factory = transport_factory or make_transport_factory(
+        ssh_options=ssh_options(options) if remote else None
+    )
     return collect_all(
         hosts,
         factory,
@@ -222,11 +227,10 @@ def report_for(
         findings += consistency.mixed_os(snaps)
     today = options.today_or_now()
     findings = waivers.apply(findings, lock.waivers, today)
-    collected = sum(1 for r in results if isinstance(r, HostSnapshot))
     return report_mod.build(
         findings,
         hosts_total=len(results),
-        hosts_collected=collected,
+        hosts_collected=len(snaps),
         lockfile=lock.path,
         environments=environments,
     )

@@ -145,3 +145,17 @@ def test_cli_import_does_not_load_paramiko() -> None:
     code = "import sys, pinmgr.cli; print('paramiko' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@needs_dpkg
+def test_local_check_does_not_load_paramiko() -> None:
+    code = (
+        "import sys\n"
+        "from pinmgr import api\n"
+        "api.check('pins/pinmgr.toml', 'pins/inventory.toml')\n"
+        "print('paramiko' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "False"
