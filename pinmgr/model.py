@@ -133,6 +133,7 @@ class Lockfile:
 class TransportKind(str, Enum):
     LOCAL = "local"
     SSH = "ssh"
+    OPENSSH = "openssh"
 
 
 @dataclass(frozen=True)

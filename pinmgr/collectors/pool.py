@@ -35,6 +35,7 @@ AvailableFor: TypeAlias = "Callable[[Host], AvailableQuery]"
 TRANSPORTS: dict[TransportKind, str] = {
     TransportKind.LOCAL: "pinmgr.collectors.local:LocalTransport",
     TransportKind.SSH: "pinmgr.collectors.ssh:SshTransport",
+    TransportKind.OPENSSH: "pinmgr.collectors.openssh:OpensshTransport",
 }
 """Lazy registry: the SSH module (and paramiko) is imported only when a host needs it."""
 
@@ -63,7 +64,8 @@ def make_transport_factory(
     """A factory choosing each host's transport by ``Host.transport``.
 
     ``ssh_options`` (a ``collectors.ssh.SshOptions``; default ``SshOptions()``, built once on
-    the first SSH host) is passed through untouched to ``SshTransport(host, options)``;
+    the first SSH host) is passed through untouched to ``SshTransport(host, options)`` and
+    ``OpensshTransport(host, options)`` (the system ``ssh`` binary);
     ``max_bytes`` caps local output (SSH has its own ``SshOptions.max_bytes``).
     """
     shared: list[object] = [] if ssh_options is None else [ssh_options]
@@ -80,7 +82,7 @@ def make_transport_factory(
         match host.transport:
             case TransportKind.LOCAL:
                 transport: Transport = cls(host, max_bytes=max_bytes)
-            case TransportKind.SSH:
+            case TransportKind.SSH | TransportKind.OPENSSH:
                 transport = cls(host, ssh_opts())
             case _:
                 assert_never(host.transport)

@@ -203,7 +203,7 @@ def _fields(check: _Checker, table: Mapping[str, Any], *where: str | int) -> dic
             out["transport"] = TransportKind(table["transport"])
         except ValueError:
             check.problem(
-                f"transport must be 'local' or 'ssh', not {table['transport']!r}",
+                f"transport must be 'local' or 'ssh' or 'openssh', not {table['transport']!r}",
                 *where,
                 "transport",
             )
