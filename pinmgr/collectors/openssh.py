@@ -263,7 +263,8 @@ class OpensshTransport:
             sel.register(proc.stdout, selectors.EVENT_READ, "out")
             sel.register(proc.stderr, selectors.EVENT_READ, "err")
             sel.register(proc.stdin, selectors.EVENT_WRITE, "in")
-            while len(sel.get_map()) > (1 if proc.stdin in sel.get_map() else 0):
+            writing = True
+            while len(sel.get_map()) > (1 if writing else 0):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise self._timeout(limit)
@@ -276,6 +277,7 @@ class OpensshTransport:
                         except BrokenPipeError:
                             pending = pending[:0]
                         if not pending:
+                            writing = False
                             sel.unregister(proc.stdin)
                             proc.stdin.close()
                         continue
