@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pinmgr.collectors.base import Transport
@@ -66,6 +66,9 @@ class CheckOptions:
     default_roles: tuple[str, ...] = ("app",)
     # Also ask each host's package sources what they offer (read-only): not-installable.
     installable: bool = False
+    # Reach every SSH host with this transport (ssh: paramiko, openssh: the ssh binary),
+    # whatever the inventory says; None keeps each host's own. Local hosts stay local.
+    transport: TransportKind | None = None
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
@@ -184,8 +187,9 @@ def collect(
 
     # paramiko (~0.1 s to import) is loaded only when some host is reached over SSH.
     remote = any(h.transport is not TransportKind.LOCAL for h in hosts)
-    factory = transport_factory or make_transport_factory(
-        ssh_options=ssh_options(options) if remote else None
+    factory = transport_factory or _with_transport(
+        make_transport_factory(ssh_options=ssh_options(options) if remote else None),
+        options.transport,
     )
     return collect_all(
         hosts,
@@ -196,6 +200,19 @@ def collect(
         cancel=cancel,
         available=available,
     )
+
+
+def _with_transport(factory: TransportFactory, kind: TransportKind | None) -> TransportFactory:
+    """``factory`` with SSH hosts' transport overridden; results still name the original host."""
+    if kind is None or kind is TransportKind.LOCAL:
+        return factory
+
+    def override(host: Host) -> Transport:
+        if host.transport is TransportKind.LOCAL:
+            return factory(host)
+        return factory(replace(host, transport=kind))
+
+    return override
 
 
 def ssh_options(options: CheckOptions) -> object:

@@ -106,6 +106,16 @@ SshConfigOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
+TransportOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--transport",
+        metavar="ssh|openssh",
+        help="Reach every SSH host this way, whatever the inventory says: ssh (built-in "
+        "client) or openssh (the system ssh binary, for ~/.ssh/config features such as "
+        "certificates, Match, ControlMaster).",
+    ),
+]
 
 DEFAULT_JOBS = 64  # as collectors.pool.DEFAULT_JOBS (not imported: --help stays light)
 DEFAULT_LOCKFILE = Path("pins/pinmgr.toml")
@@ -159,8 +169,18 @@ def _collect_options(
     ssh_config: Path | None,
     unpinned: bool = False,
     installable: bool = False,
+    transport: str | None = None,
 ) -> object:
     from pinmgr import api
+    from pinmgr.model import TransportKind
+
+    kind: TransportKind | None = None
+    if transport is not None:
+        if transport not in ("ssh", "openssh"):
+            raise typer.BadParameter(
+                f"{transport!r} is not one of ssh, openssh", param_hint="--transport"
+            )
+        kind = TransportKind(transport)
 
     return api.CheckOptions(
         passphrase=_ask_passphrase if sys.stdin.isatty() else None,
@@ -174,6 +194,7 @@ def _collect_options(
         known_hosts=str(known_hosts) if known_hosts else None,
         ssh_config=str(ssh_config) if ssh_config else None,
         installable=installable,
+        transport=kind,
     )
 
 
@@ -238,6 +259,7 @@ def check(
     accept_new: AcceptNewOpt = False,
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
+    transport: TransportOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Check hosts against the lockfile: ok / drift / missing per pinned package.
@@ -278,6 +300,7 @@ def check(
         ssh_config=ssh_config,
         unpinned=unpinned,
         installable=installable,
+        transport=transport,
     )
     assert isinstance(options, api.CheckOptions)
     cancel = threading.Event()

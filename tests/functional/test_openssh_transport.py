@@ -202,3 +202,29 @@ def test_cli_with_openssh_inventory(lab: Lab, tmp_path: Path, home: Path) -> Non
     kinds = {f["host"]: f["kind"] for f in doc["findings"]}
     assert kinds["o1"] == "ok", doc["findings"]
     assert kinds["ogone"] == "unreachable"
+
+
+def test_cli_transport_option_overrides_the_inventory(lab: Lab, tmp_path: Path, home: Path) -> None:
+    """A plain (paramiko) inventory, --transport openssh: a known host is collected and
+    an unknown key is refused with ssh's wording, so the system ssh really ran."""
+    lock = tmp_path / "pinmgr.toml"
+    lock.write_text(f'schema = 1\n\n[roles.app."debian-12".deb]\nbash = "{B["bash"]}"\n')
+    inv = lab.write_inventory(tmp_path / "inventory.toml", [lab.hosts["o1"], lab.hosts["o2"]])
+    assert "openssh" not in inv.read_text()
+    known = known_copy(lab, tmp_path, drop="o2")
+    empty = tmp_path / "ssh_config"
+    empty.write_text("")
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "HOME": str(home)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pinmgr", "check", "-l", str(lock), "-i", str(inv),
+         "--known-hosts", str(known), "--ssh-config", str(empty), "--transport", "openssh",
+         "-f", "json", "-q"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    by_host = {f["host"]: f for f in findings}
+    assert by_host["o1"]["kind"] == "ok"
+    assert by_host["o2"]["kind"] == "hostkey-unknown"
+    assert "ED25519" in by_host["o2"]["reason"]  # from ssh's "No ED25519 host key is known"
+    assert result.returncode == 3
