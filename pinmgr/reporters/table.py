@@ -95,15 +95,16 @@ _CONTEXT_COLUMNS = ("env", "host", "role", "eco")
 
 def _findings_table(
     report: CheckReport, *, by_host: bool, show_ok: bool
-) -> tuple[Table | None, str]:
-    """The findings table and a context line naming the columns left out.
+) -> tuple[Table | None, str, list[str]]:
+    """The findings table, a context line naming the columns left out, and footnotes.
 
     A column holding one value in every row (one environment, one host...) is said once
-    above the table instead, so versions get the width at 80 columns.
+    above the table instead, and reasons (why a host failed, how hosts disagree, a waiver)
+    are numbered footnotes under it: the columns keep their width for versions at 80 columns.
     """
     findings = tuple(f for f in report.findings if show_ok or f.kind is not FindingKind.OK)
     if not findings:
-        return None, ""
+        return None, "", []
     rows = [(f, [f.host]) for f in findings] if by_host else grouped(findings)
 
     def context(f: Finding, hosts: list[str]) -> tuple[str, str, str, str]:
@@ -118,23 +119,27 @@ def _findings_table(
         if i not in keep and cells[0][i]
     ]
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for i in keep:
-        table.add_column(_CONTEXT_COLUMNS[i], overflow="fold")
-    table.add_column("package", overflow="fold")
-    table.add_column("pinned", overflow="fold")
-    table.add_column("installed", overflow="fold")
-    table.add_column("status", overflow="fold")
+    for name in (*(_CONTEXT_COLUMNS[i] for i in keep), "package", "pinned", "installed"):
+        table.add_column(name, overflow="fold")
+    # Status is short now that reasons are footnotes: keep it whole, versions fold first.
+    table.add_column("status", no_wrap=True)
+    notes: dict[str, int] = {}
     for (f, _hosts), ctx in zip(rows, cells, strict=True):
         style = STYLES.get(f.kind, FAILURE_STYLE)
-        detail = f.reason or f.waiver_reason
+        detail = printable(f.reason or f.waiver_reason)
+        mark = ""
+        if detail:
+            number = notes.setdefault(detail, len(notes) + 1)
+            mark = f" [{number}]"
         table.add_row(
             *(Text(printable(ctx[i])) for i in keep),
             Text(printable(f.package)),
             Text(printable(f.expected)),
             Text(printable(f.actual) if f.actual else "-"),
-            Text(status(f) + (f": {printable(detail)}" if detail else ""), style=style),
+            Text(status(f) + mark, style=style),
         )
-    return table, " · ".join(constant)
+    footnotes = [f"[{n}] {text}" for text, n in notes.items()]
+    return table, " · ".join(constant), footnotes
 
 
 def _cell(counts: Counter[str], pinned_ok: set[str]) -> Text:
@@ -208,12 +213,17 @@ def render(
             console.print(Text(matrix_context, style="bold"))
         console.print(matrix)
         console.print()
-    table, context = _findings_table(report, by_host=by_host, show_ok=show_ok)
+    # With a matrix, every ok version is already in it: the findings list the problems
+    # (``--by-host`` still lists every host's rows).
+    show_ok = show_ok and (matrix is None or by_host)
+    table, context, footnotes = _findings_table(report, by_host=by_host, show_ok=show_ok)
     if table is not None:
         if matrix is not None:
             console.print(Text("Findings", style="bold underline"))
         if context:
             console.print(Text(context, style="bold"))
         console.print(table)
+        for note in footnotes:
+            console.print(Text(note), overflow="fold")
     console.print(Text(summary_line(report), style="bold"))
     return rendered(console)
