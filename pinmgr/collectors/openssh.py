@@ -11,8 +11,9 @@ project known_hosts comes first in ``UserKnownHostsFile`` so OpenSSH records acc
 there. ssh's own failures (exit 255) are mapped to the same ``FailureKind`` values the
 paramiko transport raises, by ``classify`` (pure, unit-tested on real ssh stderr).
 
-Jump hosts: ``-J`` makes OpenSSH start a second ``ssh`` for the hop, which does not inherit
-command-line ``-o`` options; the hop takes its settings (key, known_hosts) from ssh_config.
+Jump hosts: the inventory's ``proxy_jump`` becomes a chain of ``ssh -W`` ProxyCommands with
+the same strict options (``-J`` would not pass them to the hop); a ProxyJump in ssh_config is
+left to OpenSSH.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import pwd
 import re
 import selectors
+import shlex
 import signal
 import subprocess
 import time
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from pinmgr.collectors.base import CommandResult
 from pinmgr.collectors.errors import CollectFailed
-from pinmgr.collectors.ssh import DEFAULT_IDENTITIES, REMOTE_COMMAND, SshOptions
+from pinmgr.collectors.ssh import DEFAULT_IDENTITIES, REMOTE_COMMAND, SshOptions, parse_jump
 from pinmgr.model import FailureKind, Host
 
 STDERR_MAX_BYTES = 64 * 1024
@@ -48,6 +50,7 @@ _UNKNOWN = re.compile(
     r"host key for .* (?:is )?not known",
     re.I,
 )
+_UNKNOWN_AT = re.compile(r"host key is known for (\S+?) and", re.I)
 _FINGERPRINT = re.compile(r"\b(SHA256:[A-Za-z0-9+/]{43}|MD5(?::[0-9a-f]{2}){16})")
 _KEYTYPE = re.compile(r"No (\S+) host key is known|the (\S+) key sent by the remote host", re.I)
 _AUTH = re.compile(r"Permission denied|Too many authentication failures", re.I)
@@ -94,9 +97,13 @@ def classify(label: str, stderr: str) -> CollectFailed:
         kt = _KEYTYPE.search(stderr)
         key_type = (kt.group(1) or kt.group(2)) if kt else None
         what = " ".join(p for p in (key_type, fp.group(1) if fp else None) if p)
+        # Names the hop when it is a jump host's key that is unknown.
+        at = _UNKNOWN_AT.search(stderr)
+        where = f" for {at.group(1)}" if at else ""
         return CollectFailed(
             FailureKind.HOSTKEY_UNKNOWN,
-            f"{label}: host key unknown{': ' + what if what else ''}; verify it out of band, "
+            f"{label}: host key{where} unknown{': ' + what if what else ''}; "
+            "verify it out of band, "
             "then add it with `ssh-keyscan` to your known_hosts or use "
             "`pinmgr check --accept-new`",
         )
@@ -147,6 +154,13 @@ def _config_file(ssh_config: str | None) -> str | None:
     return str(user_config) if user_config.exists() else os.devnull
 
 
+_TOKEN = "%h:%p"  # noqa: S105 -W target: the next hop (or the host), expanded by the ssh running it
+
+
+def _escape_percent(arg: str) -> str:
+    return arg.replace("%", "%%")
+
+
 def _quote_path(path: str) -> str:
     """One ``UserKnownHostsFile`` entry; OpenSSH splits the value on spaces unless quoted."""
     if '"' in path:
@@ -173,12 +187,26 @@ class OpensshTransport:
         self.label = f"{host.name} ({address}{f':{host.port}' if host.port else ''})"
 
     def argv(self) -> list[str]:
-        """The full client command line (no shell ever sees it)."""
+        """The full client command line (no shell sees it; a jump chain's ProxyCommand is
+        quoted with ``shlex``)."""
+        argv = [self.ssh_binary, "-T", *self._common()]
+        proxy = self._proxy_command()
+        if proxy:
+            argv += ["-o", f"ProxyCommand={proxy}"]
+        if self.host.port:
+            argv += ["-p", str(self.host.port)]
+        if self.host.user:
+            argv += ["-l", self.host.user]
+        for key in self._keys():
+            argv += ["-i", key]
+        argv += ["--", self.host.address or self.host.name, REMOTE_COMMAND]
+        return argv
+
+    def _common(self) -> list[str]:
+        """Options every ssh of the chain gets: strict keys, batch mode, our known_hosts."""
         opts = self.options
         known = [_expand(p) for p in (opts.project_known_hosts, opts.known_hosts) if p]
         argv = [
-            self.ssh_binary,
-            "-T",
             "-o", "BatchMode=yes",
             "-o", f"ConnectTimeout={max(1, math.ceil(opts.connect_timeout))}",
             "-o", f"StrictHostKeyChecking={'accept-new' if opts.accept_new else 'yes'}",
@@ -187,29 +215,57 @@ class OpensshTransport:
             "-o", "LogLevel=ERROR",
         ]  # fmt: skip
         if known:
-            argv += ["-o", "UserKnownHostsFile=" + " ".join(_quote_path(p) for p in known)]
+            files = " ".join(_quote_path(_escape_percent(p)) for p in known)
+            argv += ["-o", f"UserKnownHostsFile={files}"]
         argv += [
             "-o",
-            f"GlobalKnownHostsFile={_quote_path(opts.global_known_hosts or '/dev/null')}",
+            "GlobalKnownHostsFile="
+            + _quote_path(_escape_percent(opts.global_known_hosts or "/dev/null")),
         ]
         if not opts.allow_agent:
             argv += ["-o", "IdentityAgent=none"]
         config = _config_file(opts.ssh_config)
         if config:
             argv += ["-F", config]
-        if self.host.port:
-            argv += ["-p", str(self.host.port)]
-        if self.host.user:
-            argv += ["-l", self.host.user]
-        keys = [self.host.key_file] if self.host.key_file else []
-        if opts.identity_files != DEFAULT_IDENTITIES:  # OpenSSH tries its defaults anyway
-            keys += [p for p in opts.identity_files if Path(_expand(p)).exists()]
-        for key in keys:
-            argv += ["-i", _expand(key)]
-        if self.host.proxy_jump:
-            argv += ["-J", self.host.proxy_jump]
-        argv += ["--", self.host.address or self.host.name, REMOTE_COMMAND]
         return argv
+
+    def _keys(self) -> list[str]:
+        keys = [self.host.key_file] if self.host.key_file else []
+        if self.options.identity_files != DEFAULT_IDENTITIES:  # OpenSSH tries those anyway
+            keys += [p for p in self.options.identity_files if Path(_expand(p)).exists()]
+        # IdentityFile expands %-tokens (also with -i): a literal % is written %%.
+        return [_escape_percent(_expand(k)) for k in keys]
+
+    def _proxy_command(self) -> str | None:
+        """The inventory's ``proxy_jump`` as a chain of ``ssh -W`` ProxyCommands.
+
+        Not ``-J``: OpenSSH gives a ``-J`` hop none of our command-line options, so it would
+        check its host key against other files, non-strictly, without the key. Each hop here
+        gets the same options and, like the paramiko transport, the target's key. ssh expands
+        ``%`` tokens once per level, so a nested command's ``%`` are doubled.
+        """
+        jump = self.host.proxy_jump
+        if not jump or jump.strip().lower() == "none":
+            return None  # ssh_config's ProxyJump (if any) applies
+        command: str | None = None
+        for spec in jump.split(","):
+            try:
+                user, hop, port = parse_jump(spec)
+            except ValueError as exc:
+                raise CollectFailed(FailureKind.COLLECT_ERROR, f"{self.label}: {exc}") from exc
+            argv = [self.ssh_binary, "-T", *self._common()]
+            if command is not None:
+                argv += ["-o", f"ProxyCommand={command}"]
+            if port:
+                argv += ["-p", str(port)]
+            if user:
+                argv += ["-l", user]
+            for key in self._keys():
+                argv += ["-i", key]
+            argv += ["-W", _TOKEN, "--", hop]
+            quoted = shlex.join(_escape_percent(a) if a != _TOKEN else a for a in argv)
+            command = quoted.replace(shlex.quote(_TOKEN), _TOKEN)
+        return command
 
     def run(self, command: str, timeout: float) -> CommandResult:
         """Run ``command`` under ``sh -s``; the deadline is ``timeout`` plus the connect time."""

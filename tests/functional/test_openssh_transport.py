@@ -35,6 +35,8 @@ def lab(hostlab: LabFactory) -> Lab:
             HostSpec("ostuck", kind="hang"),
             HostSpec("ogone", kind="unreachable"),
             HostSpec("orefused", kind="refused"),
+            HostSpec("obastion", role="bastion"),
+            HostSpec("oinner", role="db", os_release="ubuntu-24.04", proxy_jump="obastion"),
         ]
     )
 
@@ -228,3 +230,23 @@ def test_cli_transport_option_overrides_the_inventory(lab: Lab, tmp_path: Path, 
     assert by_host["o2"]["kind"] == "hostkey-unknown"
     assert "ED25519" in by_host["o2"]["reason"]  # from ssh's "No ED25519 host key is known"
     assert result.returncode == 3
+
+
+def test_inventory_proxy_jump_goes_through_the_bastion_with_strict_keys(
+    lab: Lab, tmp_path: Path, home: Path
+) -> None:
+    """``proxy_jump = "user@addr:22"`` names no key and no known_hosts: the hop gets ours."""
+    host = openssh_host(lab, "oinner")
+    assert host.proxy_jump == f"{lab.user}@{lab.hosts['obastion'].address}:22"
+    opts = options(known_copy(lab, tmp_path), tmp_path)
+    result = OpensshTransport(host, opts).run("cat >/dev/null; echo $SSH_CONNECTION", 30)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.split()[0] == lab.hosts["obastion"].address.encode()
+    snap = probe_host(host, OpensshTransport(host, opts), 60)
+    assert snap.os_release is not None and snap.os_release.id == "ubuntu"
+
+    known = known_copy(lab, tmp_path, drop="obastion")
+    before = known.read_bytes()
+    failed = fail(host, options(known, tmp_path))
+    assert failed.kind is FailureKind.HOSTKEY_UNKNOWN, failed.reason
+    assert known.read_bytes() == before

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
+from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.openssh import OpensshTransport, classify
 from pinmgr.collectors.ssh import SshOptions
 from pinmgr.model import FailureKind, Host, TransportKind
@@ -52,7 +55,7 @@ pinmgr-lab@10.213.1.2: Permission denied (publickey).
             False,
             "SHA256:6CJU5qJxqX+1a3SfxFzAwKP/fJcLfCDzBknt5ftr8h0",
         ),
-        (UNKNOWN, FailureKind.HOSTKEY_UNKNOWN, False, "ED25519"),
+        (UNKNOWN, FailureKind.HOSTKEY_UNKNOWN, False, "host key for 10.213.1.3 unknown: ED25519"),
         ("Host key verification failed.\n", FailureKind.HOSTKEY_UNKNOWN, False, "--accept-new"),
         (
             "pinmgr-lab@10.213.1.2: Permission denied (publickey).\n",
@@ -157,6 +160,26 @@ def test_argv_accept_new_and_alias_without_address() -> None:
     assert "-J" not in argv and "-p" not in argv and "-l" not in argv
 
 
-def test_argv_proxy_jump() -> None:
-    argv = OpensshTransport(host(proxy_jump="u@bastion:22"), SshOptions(ssh_config="/c")).argv()
-    assert argv[argv.index("-J") + 1] == "u@bastion:22"
+def test_argv_proxy_jump_is_a_strict_proxycommand_chain() -> None:
+    """Each hop gets our strict options and the target's key; nested % are doubled."""
+    h = host(address="10.0.0.9", key_file="/keys/k%n", proxy_jump="u@b1:2200,b2")
+    argv = OpensshTransport(h, SshOptions(ssh_config="/c")).argv()
+    assert "-J" not in argv
+    assert argv[argv.index("-i") + 1] == "/keys/k%%n"  # IdentityFile expands tokens
+    proxy = next(a for a in argv if a.startswith("ProxyCommand="))
+    outer = shlex.split(proxy.removeprefix("ProxyCommand="))  # what ssh runs for hop b2
+    assert outer[-4:] == ["-W", "%h:%p", "--", "b2"]
+    assert "StrictHostKeyChecking=yes" in outer and "BatchMode=yes" in outer
+    assert outer[outer.index("-i") + 1] == "/keys/k%%%%n"  # expanded once more by the target
+    nested = next(a for a in outer if a.startswith("ProxyCommand="))
+    inner = shlex.split(nested.removeprefix("ProxyCommand=").replace("%%", "%"))
+    assert inner[-4:] == ["-W", "%h:%p", "--", "b1"]
+    assert inner[inner.index("-p") + 1] == "2200"
+    assert inner[inner.index("-l") + 1] == "u"
+    assert "StrictHostKeyChecking=yes" in inner
+
+
+def test_argv_bad_jump_spec_is_a_collect_error() -> None:
+    with pytest.raises(CollectFailed) as info:
+        OpensshTransport(host(proxy_jump="u@b1:notaport"), SshOptions(ssh_config="/c")).argv()
+    assert info.value.kind is FailureKind.COLLECT_ERROR
