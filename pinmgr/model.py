@@ -301,3 +301,8 @@ class CheckReport:
     summary: Summary
     lockfile: str = ""
     environments: tuple[str, ...] = field(default=())
+
+    @property
+    def failed_hosts(self) -> tuple[str, ...]:
+        """Hosts that could not be collected, sorted."""
+        return tuple(sorted({f.host for f in self.findings if f.kind.is_host_failure}))

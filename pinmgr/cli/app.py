@@ -6,14 +6,17 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pinmgr import __version__
 from pinmgr.cli.formats import OutputFormat, parse_output, render
 from pinmgr.errors import EXIT_USAGE, PinmgrError, WriteError
-from pinmgr.model import Ecosystem
+from pinmgr.model import CheckReport, Ecosystem
+
+if TYPE_CHECKING:
+    from pinmgr.api import CheckOptions
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 clean; 1 drift found; 2 usage or configuration error; "
@@ -147,6 +150,29 @@ def write_file(path: str, text: str) -> None:
         raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
+def run_check(
+    lockfile: Path, inventory: Path, options: CheckOptions, *, quiet: bool
+) -> CheckReport:
+    """``api.check`` with a progress bar; Ctrl-C cancels collection and reports what came in."""
+    from pinmgr import api
+    from pinmgr.cli.progress import Progress
+
+    cancel = threading.Event()
+    with Progress(enabled=not quiet) as progress:
+        try:
+            return api.check(
+                lockfile,
+                inventory,
+                options,
+                on_done=progress.advance,
+                on_start=progress.start,
+                cancel=cancel,
+            )
+        except KeyboardInterrupt:
+            cancel.set()
+            raise
+
+
 def _ask_passphrase(path: str) -> str | None:
     """Prompt on the terminal (never echoed) for an encrypted key not held by ssh-agent."""
     import getpass
@@ -170,7 +196,7 @@ def _collect_options(
     unpinned: bool = False,
     installable: bool = False,
     transport: str | None = None,
-) -> object:
+) -> CheckOptions:
     from pinmgr import api
     from pinmgr.model import TransportKind
 
@@ -278,7 +304,6 @@ def check(
       pinmgr check --installable            # also: are the pinned versions still offered?
     """
     from pinmgr import api
-    from pinmgr.cli.progress import Progress
     from pinmgr.diff.exitcode import FailOn, exit_code
 
     try:
@@ -302,21 +327,7 @@ def check(
         installable=installable,
         transport=transport,
     )
-    assert isinstance(options, api.CheckOptions)
-    cancel = threading.Event()
-    with Progress(enabled=not quiet) as progress:
-        try:
-            report = api.check(
-                lockfile,
-                inventory,
-                options,
-                on_done=progress.advance,
-                on_start=progress.start,
-                cancel=cancel,
-            )
-        except KeyboardInterrupt:
-            cancel.set()
-            raise
+    report = run_check(lockfile, inventory, options, quiet=quiet)
     for out_fmt, path in outputs:
         write_file(path, render(report, out_fmt, color=False, width=120, by_host=by_host))
     color = color_wanted() and fmt is OutputFormat.TABLE
@@ -403,7 +414,6 @@ def diff_cmd(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
     )
-    assert isinstance(options, api.CheckOptions)
     with Progress(enabled=not quiet) as progress:
         result = api.diff(
             inventory,

@@ -29,6 +29,7 @@ from pinmgr.cli.app import (
     TimeoutOpt,
     _collect_options,
     app,
+    run_check,
 )
 from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
 from pinmgr.model import SHARED_ROLE, Ecosystem
@@ -205,7 +206,6 @@ def lock(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
     )
-    assert isinstance(options, api.CheckOptions)
     snapshot = api.snapshot_of(inventory, from_host, options)
     host_role = role or snapshot.host.role
     if not role and len(snapshot.host.roles) > 1:
@@ -245,9 +245,7 @@ def accept(
       pinmgr accept --env production --role app --dry-run
       pinmgr accept --env staging -p nginx --yes
     """
-    from pinmgr import api, authoring
-    from pinmgr.cli.progress import Progress
-    from pinmgr.diff.exitcode import FailOn, exit_code
+    from pinmgr import authoring
 
     options = _collect_options(
         env=env,
@@ -259,15 +257,10 @@ def accept(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
     )
-    assert isinstance(options, api.CheckOptions)
-    with Progress(enabled=not quiet) as progress:
-        report = api.check(
-            lockfile, inventory, options, on_done=progress.advance, on_start=progress.start
-        )
-    if exit_code(report, FailOn.UNREACHABLE) == EXIT_HOSTS:
-        failed = sorted({f.host for f in report.findings if f.kind.is_host_failure})
+    report = run_check(lockfile, inventory, options, quiet=quiet)
+    if report.failed_hosts:
         sys.stderr.write(
-            f"pinmgr: error: not accepting: hosts not collected: {', '.join(failed)}\n"
+            f"pinmgr: error: not accepting: hosts not collected: {', '.join(report.failed_hosts)}\n"
         )
         raise typer.Exit(EXIT_HOSTS)
     change = authoring.plan_accept(lockfile, report, package or ())

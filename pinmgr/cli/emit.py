@@ -26,6 +26,7 @@ from pinmgr.cli.app import (
     TimeoutOpt,
     _collect_options,
     app,
+    run_check,
     write_file,
 )
 from pinmgr.errors import EXIT_DRIFT, UsageError
@@ -120,7 +121,6 @@ def ansible_playbook(
       pinmgr emit ansible-playbook --env staging --drift-only --out fix.yml
     """
     from pinmgr import api
-    from pinmgr.cli.progress import Progress
     from pinmgr.emitters.ansible_playbook import emit_playbook
 
     options = _collect_options(
@@ -133,17 +133,13 @@ def ansible_playbook(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
     )
-    assert isinstance(options, api.CheckOptions)
-    with Progress(enabled=not quiet) as progress:
-        report = api.check(
-            lockfile, inventory, options, on_done=progress.advance, on_start=progress.start
-        )
+    report = run_check(lockfile, inventory, options, quiet=quiet)
     lock = api.read_lockfile(lockfile)
     files = emit_playbook(report, lock, drift_only=drift_only, hold=hold)
     if len(files) != 1:  # pragma: no cover - the emitter's contract
         raise UsageError("the playbook emitter returned several files")
     (text,) = files.values()
-    failed = sorted({f.host for f in report.findings if f.kind.is_host_failure})
+    failed = report.failed_hosts
     if failed:
         sys.stderr.write(
             f"pinmgr: warning: not collected, not in the playbook: {', '.join(failed)}\n"

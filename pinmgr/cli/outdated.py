@@ -78,7 +78,6 @@ def outdated(
         ssh_config=ssh_config,
         installable=True,
     )
-    assert isinstance(options, api.CheckOptions)
     with Progress(enabled=not quiet) as progress:
         result = api.outdated(
             lockfile, inventory, options, on_done=progress.advance, on_start=progress.start
