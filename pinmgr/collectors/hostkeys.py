@@ -29,12 +29,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from paramiko.hostkeys import HostKeyEntry, HostKeys, InvalidHostKey
-from paramiko.pkey import PKey
-from paramiko.ssh_exception import SSHException
-
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.model import FailureKind
+from pinmgr.sshlib import HostKeyEntry, HostKeys, InvalidHostKey, PKey, SSHException
 
 DEFAULT_USER_KNOWN_HOSTS = "~/.ssh/known_hosts"
 

@@ -31,21 +31,20 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import paramiko
-from paramiko.channel import Channel
-from paramiko.ssh_exception import (
-    AuthenticationException,
-    BadAuthenticationType,
-    ChannelException,
-    IncompatiblePeer,
-    PasswordRequiredException,
-    SSHException,
-)
-
 from pinmgr.collectors import hostkeys
 from pinmgr.collectors.base import CommandResult
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.model import FailureKind, Host
+from pinmgr.sshlib import (
+    AuthenticationException,
+    BadAuthenticationType,
+    Channel,
+    ChannelException,
+    IncompatiblePeer,
+    PasswordRequiredException,
+    SSHException,
+    paramiko,
+)
 
 # paramiko logs transport-thread errors at ERROR; without a handler Python's last-resort
 # handler would print them to stderr. Our own CollectFailed reasons carry the information.

@@ -71,7 +71,7 @@ def read(config_path: str | Path) -> paramiko.SSHConfig:
 
 def from_text(text: str, path: Path | Location, what: str = "OpenSSH config") -> paramiko.SSHConfig:
     """Parse config text; errors point into ``path`` (a file, or where the text came from)."""
-    import paramiko  # deferred: see TYPE_CHECKING above
+    from pinmgr.sshlib import paramiko  # deferred: see TYPE_CHECKING above
 
     try:
         return paramiko.SSHConfig.from_text(text)

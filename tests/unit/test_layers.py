@@ -21,6 +21,7 @@ RANK = {
     "errors": 1,
     "versions": 2,
     "atomic": 2,
+    "sshlib": 2,
     "diff": 3,
     "collectors": 3,
     "lockfile": 3,
