@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 import threading
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
+from typing import TYPE_CHECKING
 
 from pinmgr.model import Host, HostFailure, HostSnapshot
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 
 class Progress:
@@ -25,6 +26,17 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self._enabled:
+            # rich is imported only for a bar that shows: under --quiet, in CI or a pipe, its
+            # ~20 ms import would otherwise come before the first connection opens.
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
             self._bar = RichProgress(
                 TextColumn("collecting"),
                 BarColumn(),
