@@ -8,14 +8,12 @@ the ansible / vagrant / ssh_config modules, wired together in ``pinmgr.inventory
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
-
-import tomlkit
-from tomlkit.exceptions import ParseError
 
 from pinmgr.errors import InventoryError, PinmgrError
 from pinmgr.inventory._locate import Locations, locate
@@ -147,11 +145,7 @@ def _kind(value: Any) -> str:
 def parse(text: str, file: str, *, base_dir: Path | None = None) -> NativeInventory:
     """Parse inventory text; raise one ``InventoryError`` holding every problem found."""
     base = base_dir if base_dir is not None else Path(file).parent
-    try:
-        doc = tomlkit.parse(text).unwrap()
-    except ParseError as exc:
-        message = str(exc).split(" at line ", 1)[0]
-        raise InventoryError(message, Location(file, exc.line, exc.col)) from exc
+    doc = _read_toml(text, file)
     check = _Checker(locate(text, file))
     check.unknown_keys(doc, frozenset(("schema", "environments", "sources")))
     schema = doc.get("schema")
@@ -193,6 +187,39 @@ def parse(text: str, file: str, *, base_dir: Path | None = None) -> NativeInvent
         problems = sorted(check.problems, key=lambda p: p.location or Location(file, 0))
         raise InventoryError(problems[0].message, problems[0].location, tuple(problems))
     return NativeInventory(file, tuple(environments), tuple(sources))
+
+
+# The inventory is only read, never edited, so the standard library's parser does (about ten
+# times faster than tomlkit: ~15 ms of a 50-host check's start-up, before any connection).
+if sys.version_info >= (3, 11):
+    import tomllib
+
+    _AT = re.compile(r" \(at line (\d+), column (\d+)\)$")
+
+    def _read_toml(text: str, file: str) -> dict[str, Any]:
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            message = str(exc)
+            if (m := _AT.search(message)) is not None:
+                where = Location(file, int(m.group(1)), int(m.group(2)))
+                message = message[: m.start()]
+            else:  # "(at end of document)"
+                where = Location(file, text.count("\n") + 1)
+                message = message.split(" (at ", 1)[0]
+            raise InventoryError(message, where) from exc
+
+else:  # Python 3.10: no tomllib
+    import tomlkit
+    from tomlkit.exceptions import ParseError
+
+    def _read_toml(text: str, file: str) -> dict[str, Any]:
+        try:
+            doc: dict[str, Any] = tomlkit.parse(text).unwrap()
+        except ParseError as exc:
+            message = str(exc).split(" at line ", 1)[0]
+            raise InventoryError(message, Location(file, exc.line, exc.col)) from exc
+        return doc
 
 
 def _fields(check: _Checker, table: Mapping[str, Any], *where: str | int) -> dict[str, Any]:
