@@ -103,9 +103,15 @@ VENV_SYSTEM_SITE = [
 # Reads the Name/Version headers of metadata files the way PIP_CODE does (first of each per
 # file, stopping at the first blank line), printing ``name<TAB>version``. One awk process per
 # virtualenv instead of a Python interpreter: ~1 ms of host CPU instead of ~14 ms, which is
-# most of what a fleet check costs the app hosts (docs/benchmarks.md). ``s`` (not ``nextfile``
-# alone) ends a file, so an awk without ``nextfile`` (mawk 1.3.3) reads on but stays correct.
-META_AWK = r"""function out() { if (n != "") print n "\t" v; n = ""; v = "" }
+# most of what a fleet check costs the app hosts (docs/benchmarks.md). BEGIN drops the
+# operands it cannot open (a glob that matched nothing stays a literal word; an unreadable
+# file), so no shell loop has to test each one. ``s`` (not ``nextfile`` alone) ends a file, so
+# an awk without ``nextfile`` (mawk 1.3.3) reads on but stays correct.
+META_AWK = r"""BEGIN {
+  for (i = 1; i < ARGC; i++)
+    if ((getline l < ARGV[i]) < 0) ARGV[i] = ""; else close(ARGV[i])
+}
+function out() { if (n != "") print n "\t" v; n = ""; v = "" }
 FNR == 1 { out(); s = 0 }
 s { next }
 /^[ \t\r]*$/ { out(); s = 1; nextfile }
@@ -117,25 +123,22 @@ END { out() }
 
 # A plain virtualenv listed without starting its interpreter: site-packages, then the
 # directories its .pth path lines add (as site.py would; import lines only run code), each
-# directory's *.dist-info/METADATA and *.egg-info (PKG-INFO or the file itself) in name order.
-# ``meta`` keeps only readable files (a glob that matched nothing stays a literal word), by
-# rotating the positional parameters: no process starts for it. Fails (so the caller falls back
-# to PIP_CODE) when awk does; a listing cut short is then printed again in full, and the first of
-# each name wins in the parser, so nothing is counted twice.
+# directory's *.dist-info/METADATA, *.egg-info/PKG-INFO and *.egg-info files, in that order.
+# Fails (so the caller falls back to PIP_CODE) when awk does; a listing cut short is then
+# printed again in full, and the first of each name wins in the parser, so nothing is counted
+# twice.
 VENV_META = [
     "cr='\r'",
     "meta() {",
-    "  _n=$#",
-    "  while [ $_n -gt 0 ]; do",
-    '    [ -f "$1" ] && [ -r "$1" ] && set -- "$@" "$1"',
-    "    shift; _n=$((_n - 1))",
-    "  done",
-    f'  [ $# -eq 0 ] || awk {shlex.quote(META_AWK)} "$@" </dev/null',
+    "  _d=$1",
+    '  set -- "$_d"/*.dist-info/METADATA "$_d"/*.egg-info/PKG-INFO',
+    '  for _f in "$_d"/*.egg-info; do [ -f "$_f" ] && set -- "$@" "$_f"; done',
+    f'  awk {shlex.quote(META_AWK)} "$@" </dev/null',
     "}",
     "venv_meta() {",
     '  for s in "$1"/lib/python3*/site-packages; do',
     '    [ -d "$s" ] || continue',
-    '    meta "$s"/*.dist-info/METADATA "$s"/*.egg-info/PKG-INFO "$s"/*.egg-info || return',
+    '    meta "$s" || return',
     '    for f in "$s"/*.pth; do',
     '      [ -f "$f" ] && [ -r "$f" ] || continue',
     '      while read -r l || [ -n "$l" ]; do',
@@ -143,7 +146,7 @@ VENV_META = [
     "        case $l in ''|'#'*|'import '*|'import\t'*) continue;; esac",
     "        case $l in /*) d=$l;; *) d=$s/$l;; esac",
     '        [ -d "$d" ] || continue',
-    '        meta "$d"/*.dist-info/METADATA "$d"/*.egg-info/PKG-INFO "$d"/*.egg-info || return',
+    '        meta "$d" || return',
     '      done < "$f"',
     "    done",
     "  done",

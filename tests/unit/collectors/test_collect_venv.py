@@ -132,8 +132,11 @@ def test_meta_awk_reads_headers_like_the_python_listing(awk: list[str], tmp_path
         _write(tmp_path / "g/METADATA", "Name: g\n"),  # no Version and no final blank line
         _write(tmp_path / "h/METADATA", "Name:h\nVersion:5\n   \nName: x\n"),
     ]
+    # A glob that matched nothing reaches awk as a literal word: dropped, not fatal.
+    unmatched = tmp_path / "*.dist-info" / "METADATA"
+    operands = [str(f) for f in files[:3]] + [str(unmatched)] + [str(f) for f in files[3:]]
     out = subprocess.run(
-        [*awk, META_AWK, *map(str, files)],
+        [*awk, META_AWK, *operands],
         capture_output=True,
         check=True,
         env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
