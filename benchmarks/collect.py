@@ -200,6 +200,22 @@ def run_openssh(lab: Lab) -> Callable[[], None]:
     return run
 
 
+def run_paramiko_script(lab: Lab) -> Callable[[], None]:
+    """benchmarks/bare_paramiko.py: the issue's "bare paramiko script with N threads"."""
+    argv = [
+        sys.executable, str(Path(__file__).with_name("bare_paramiko.py")),
+        str(lab.known_hosts), str(lab.client_key), lab.user,
+        *(h.address for h in lab.hosts.values()),
+    ]  # fmt: skip
+
+    def run() -> None:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"paramiko script failed: {done.stderr[-2000:]}")
+
+    return run
+
+
 def run_ansible(lab: Lab, work: Path, forks: int) -> Callable[[], None] | None:
     ansible = shutil.which("ansible") or str(Path(sys.executable).with_name("ansible"))
     if not Path(ansible).exists():
@@ -268,6 +284,7 @@ class Result:
     pinmgr_deb: Timing | None
     openssh: Timing
     ansible: Timing | None
+    paramiko: Timing | None
     ssh_true: float
     ssh_dpkg: float
     lab_start: float
@@ -295,12 +312,13 @@ def bench(n: int, reps: int, ansible_reps: int, with_ansible: bool) -> Result:
         )
         pin_run, ssh_run = run_pinmgr(lab, work, n), run_openssh(lab)
         deb_run = run_pinmgr(lab, work, n, pip=False)
-        for warm in (pin_run, deb_run, ssh_run):  # page cache, .pyc files, sshd binaries
+        par_run = run_paramiko_script(lab)
+        for warm in (pin_run, deb_run, ssh_run, par_run):  # page cache, .pyc files, sshd
             warm()
         # Interleaved, so background load on the shared machine hits all alike.
-        pin_t, deb_t, ssh_t = Timing(), Timing(), Timing()
+        pin_t, deb_t, ssh_t, par_t = Timing(), Timing(), Timing(), Timing()
         runs = ((pin_run, pin_t, "pinmgr"), (deb_run, deb_t, "pinmgr deb-only"),
-                (ssh_run, ssh_t, "openssh"))  # fmt: skip
+                (ssh_run, ssh_t, "openssh"), (par_run, par_t, "paramiko script"))  # fmt: skip
         for _ in range(reps):
             for run, into, label in runs:
                 into.add(timed(run, 1, label, lab))
@@ -309,7 +327,7 @@ def bench(n: int, reps: int, ansible_reps: int, with_ansible: bool) -> Result:
             ans_run = run_ansible(lab, work, forks=50)
             if ans_run is not None:
                 ans_t = timed(ans_run, ansible_reps, "ansible", lab)
-        return Result(n, reps, pin_t, deb_t, ssh_t, ans_t, ssh_true, ssh_dpkg, lab_start)
+        return Result(n, reps, pin_t, deb_t, ssh_t, ans_t, par_t, ssh_true, ssh_dpkg, lab_start)
 
 
 def report(results: Sequence[Result]) -> str:
@@ -328,6 +346,7 @@ def report(results: Sequence[Result]) -> str:
             ("pinmgr check (deb + pip)", r.pinmgr),
             ("pinmgr check (deb only, no pip)", r.pinmgr_deb),
             ("openssh fan-out (dpkg-query only)", r.openssh),
+            (f"paramiko script ({r.hosts} threads)", r.paramiko),
         ]
         if r.ansible is not None:
             rows.append(("ansible package_facts, forks=50", r.ansible))
@@ -347,6 +366,12 @@ def report(results: Sequence[Result]) -> str:
             f"(target <= {TARGET_VS_OPENSSH}x: {'MET' if ok else 'MISSED'}); "
             f"deb-only pinmgr/openssh = {deb:.2f}x"
         )
+        if r.paramiko is not None:
+            lines.append(
+                f"{r.hosts} hosts: paramiko script/openssh = "
+                f"{r.paramiko.median / r.openssh.median:.2f}x, pinmgr/paramiko script = "
+                f"{r.pinmgr.median / r.paramiko.median:.2f}x (reference, no target)"
+            )
         if r.ansible_vs_pinmgr is not None:
             ok = r.ansible_vs_pinmgr >= TARGET_VS_ANSIBLE
             target = f"target >= {TARGET_VS_ANSIBLE:g}x" if r.hosts == 50 else "no target"
