@@ -2,8 +2,11 @@
 
 A lockfile is edited by hand and reviewed in pull requests, so ``pinmgr validate`` must list all
 mistakes with ``file:line:col`` in one run instead of making the user fix them one at a time.
-Parsing is done by tomlkit (the same parser the format-preserving editor uses), positions come
-from ``positions.scan``, versions are checked by ``pinmgr.versions.policy``.
+A valid file is parsed by the standard library's ``tomllib`` (Python 3.11+; read-only checks
+need no round-trip parser, and it is ~10x faster than tomlkit); a file it rejects is parsed again
+by tomlkit (the parser the format-preserving editor uses), whose errors are the ones reported, so
+the messages do not depend on the Python version. Positions come from ``positions.scan``,
+versions are checked by ``pinmgr.versions.policy``.
 """
 
 from __future__ import annotations
@@ -11,18 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tomlkit
 from packaging.utils import canonicalize_name
-from tomlkit.exceptions import ParseError, TOMLKitError
 
 from pinmgr.errors import LockfileError, VersionError
 from pinmgr.lockfile.positions import KeyPath, Positions, scan
 from pinmgr.model import SHARED_ROLE, Ecosystem, Location, Lockfile, Pin, Waiver
 from pinmgr.versions.policy import parse_policy
+
+if TYPE_CHECKING:
+    from tomlkit.exceptions import ParseError
 
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("schema", "shared", "roles", "waivers")
@@ -91,25 +96,52 @@ def combine(problems: list[LockfileError], file: str) -> LockfileError:
 
 
 def _read(text: str, file: str) -> tuple[Lockfile | None, list[LockfileError]]:
+    data = _fast_parse(text)
+    if data is None:
+        data, problem = _tomlkit_parse(text, file)
+        if data is None:
+            return None, [problem] if problem is not None else []
+    checker = _Checker(file, scan(text))
+    lockfile = checker.check(data)
+    problems = sorted(checker.problems, key=lambda p: (p.location or Location(file, 0), str(p)))
+    return (None if problems else lockfile), problems
+
+
+if sys.version_info >= (3, 11):
+    import tomllib
+
+    def _fast_parse(text: str) -> dict[str, Any] | None:
+        """The document as plain values, or None to let tomlkit parse (and word the error)."""
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            return None
+
+else:  # Python 3.10: no tomllib
+
+    def _fast_parse(text: str) -> dict[str, Any] | None:
+        return None
+
+
+def _tomlkit_parse(text: str, file: str) -> tuple[dict[str, Any] | None, LockfileError | None]:
+    """tomlkit's parse: the values, or None and the error worded for the user."""
+    import tomlkit
+    from tomlkit.exceptions import ParseError, TOMLKitError
+
     try:
         doc = tomlkit.parse(text)
     except ParseError as exc:
-        return None, [_syntax_error(exc, text, file)]
+        return None, _syntax_error(exc, text, file)
     except TOMLKitError as exc:
         # Some errors (a key repeated in one table) come without a position: find it ourselves.
         duplicates = scan(text).duplicates
         if duplicates:
             path, (line, col) = duplicates[0]
-            return None, [
-                LockfileError(
-                    f"invalid TOML: {dotted(path)} is set twice", Location(file, line, col)
-                )
-            ]
-        return None, [LockfileError(f"invalid TOML: {exc}", Location(file, 1, 1))]
-    checker = _Checker(file, scan(text))
-    lockfile = checker.check(doc.unwrap())
-    problems = sorted(checker.problems, key=lambda p: (p.location or Location(file, 0), str(p)))
-    return (None if problems else lockfile), problems
+            where = Location(file, line, col)
+            return None, LockfileError(f"invalid TOML: {dotted(path)} is set twice", where)
+        return None, LockfileError(f"invalid TOML: {exc}", Location(file, 1, 1))
+    unwrapped: dict[str, Any] = doc.unwrap()
+    return unwrapped, None
 
 
 def _syntax_error(exc: ParseError, text: str, file: str) -> LockfileError:
@@ -160,6 +192,8 @@ def dotted(path: KeyPath) -> str:
         elif depth != release_at and BARE_KEY_RE.match(part):
             parts.append(part)
         else:
+            import tomlkit  # only for a message: check needs no tomlkit otherwise
+
             parts.append(tomlkit.string(part).as_string())
     return ".".join(parts)
 
