@@ -102,7 +102,7 @@ VENV_SYSTEM_SITE = [
 
 # Reads the Name/Version headers of metadata files the way PIP_CODE does (first of each per
 # file, stopping at the first blank line), printing ``name<TAB>version``. One awk process per
-# virtualenv instead of a Python interpreter: ~1 ms of host CPU instead of ~14 ms, which is
+# virtualenv instead of a Python interpreter: ~1.5 ms of host CPU instead of ~14 ms, which is
 # most of what a fleet check costs the app hosts (docs/benchmarks.md). BEGIN drops the
 # operands it cannot open (a glob that matched nothing stays a literal word; an unreadable
 # file), so no shell loop has to test each one. ``s`` (not ``nextfile`` alone) ends a file, so
