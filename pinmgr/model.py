@@ -225,6 +225,9 @@ class FailureKind(str, Enum):
     HOSTKEY_CHANGED = "hostkey-changed"
     TIMEOUT = "timeout"
     COLLECT_ERROR = "collect-error"
+    # Reached, but the probe's output was cut short, a section failed or did not parse:
+    # what was read is not trusted (never turned into ``missing`` findings).
+    INCOMPLETE = "incomplete"
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,17 @@ class HostFailure:
     host: Host
     kind: FailureKind
     reason: str
+    # What the host said besides the failure (unparsed lines, stderr): shown in reports.
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HostWarning:
+    """A line of host output pinmgr could not use: every report format shows it."""
+
+    host: str
+    env: str
+    message: str
 
 
 class FindingKind(str, Enum):
@@ -255,6 +269,7 @@ class FindingKind(str, Enum):
     HOSTKEY_CHANGED = "hostkey-changed"
     TIMEOUT = "timeout"
     COLLECT_ERROR = "collect-error"
+    INCOMPLETE = "incomplete"
 
     @property
     def is_host_failure(self) -> bool:
@@ -301,6 +316,8 @@ class CheckReport:
     summary: Summary
     lockfile: str = ""
     environments: tuple[str, ...] = field(default=())
+    # HostSnapshot.warnings (and HostFailure.warnings) of every host, in host order.
+    warnings: tuple[HostWarning, ...] = ()
 
     @property
     def failed_hosts(self) -> tuple[str, ...]:

@@ -130,15 +130,16 @@ def _tomlkit_parse(text: str, file: str) -> tuple[dict[str, Any] | None, Lockfil
 
     try:
         doc = tomlkit.parse(text)
-    except ParseError as exc:
-        return None, _syntax_error(exc, text, file)
     except TOMLKitError as exc:
-        # Some errors (a key repeated in one table) come without a position: find it ourselves.
+        # A key repeated in one table: tomlkit < 0.15 gives no position and 0.15 words it
+        # "Key ... already exists" at the table; name the dotted key and its second line.
         duplicates = scan(text).duplicates
         if duplicates:
             path, (line, col) = duplicates[0]
             where = Location(file, line, col)
             return None, LockfileError(f"invalid TOML: {dotted(path)} is set twice", where)
+        if isinstance(exc, ParseError):
+            return None, _syntax_error(exc, text, file)
         return None, LockfileError(f"invalid TOML: {exc}", Location(file, 1, 1))
     unwrapped: dict[str, Any] = doc.unwrap()
     return unwrapped, None

@@ -80,6 +80,7 @@ def outcome(kind: FindingKind) -> str | None:
             | FindingKind.HOSTKEY_CHANGED
             | FindingKind.TIMEOUT
             | FindingKind.COLLECT_ERROR
+            | FindingKind.INCOMPLETE
         ):
             return "error"
         case _:

@@ -125,6 +125,14 @@ RULES: dict[FindingKind, tuple[str, str, str, str]] = {
         "collected, but the output was unusable (over the byte cap, probe failed)",
         "look at the host; report a bug if the probe misread it",
     ),
+    FindingKind.INCOMPLETE: (
+        "IncompleteCollection",
+        "Host output was incomplete",
+        "reached, but the probe's output was cut short (connection dropped, no final marker), "
+        "a section's command exited non-zero, or a section did not parse: nothing read from "
+        "the host is used, so no `missing` findings follow from it",
+        "look at the named section on the host, then re-run",
+    ),
 }
 _MD = re.compile(r"\*\*|`")
 

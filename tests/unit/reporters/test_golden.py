@@ -79,6 +79,8 @@ def findings() -> list[Finding]:
                 reason="unknown host key SHA256:q1w2e3; trust it with: ssh-keyscan -p 22 web9"),
         Finding(K.HOSTKEY_CHANGED, "web10", "staging", "app", reason="host key changed"),
         Finding(K.TIMEOUT, "web11", "staging", "app", reason="timed out after 10 s"),
+        Finding(K.INCOMPLETE, "web11", "staging", "app",
+                reason="dpkg: probe exited with status 2"),
         Finding(K.COLLECT_ERROR, "web12", "staging", "app", reason=FORGED),
     ]  # fmt: skip
 
@@ -86,7 +88,7 @@ def findings() -> list[Finding]:
 def hostile_report() -> CheckReport:
     return build(
         findings(),
-        hosts_total=10,
+        hosts_total=11,
         hosts_collected=4,
         lockfile=LOCK,
         environments=("prod", "staging"),
@@ -120,7 +122,7 @@ def test_deterministic_and_order_independent(name: str) -> None:
     first = FORMATS[name](hostile_report())
     shuffled = build(
         list(reversed(findings())),
-        hosts_total=10,
+        hosts_total=11,
         hosts_collected=4,
         lockfile=LOCK,
         environments=("prod", "staging"),
