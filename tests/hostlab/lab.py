@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
-import fcntl
 import os
 import selectors
 import shlex
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from . import net
+from .accounts import Accounts
 from .packages import (
     BASE_PIP,
     OS_RELEASE_FILES,
@@ -186,6 +186,11 @@ class LabHost:
         return self.spec.kind == "ssh" and (self.spec.pip is not None or self.spec.role == "app")
 
     @property
+    def home(self) -> Path:
+        """The lab user's home on this host (a dir of the lab's, never the machine's)."""
+        return self.dir / "home"
+
+    @property
     def log(self) -> Path:
         """sshd's (or the listener's) stderr."""
         return self.dir / "log"
@@ -304,6 +309,7 @@ class Lab:
         self._links: list[str] = []
         self._stopped = False
         self._site_rel = Path("lib", "python3", "site-packages")
+        self._accounts: Accounts | None = None
         atexit.register(self.stop)
 
     # --- public paths -------------------------------------------------------------------------
@@ -413,7 +419,7 @@ class Lab:
         return f"{net.UNREACHABLE_NET}.250"
 
     def _prepare_common(self) -> None:
-        _ensure_user(self.user)
+        self._accounts = Accounts.from_machine(self.user)
         key = self.client_key
         net.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pinmgr-lab", "-f", str(key)])
         auth = self.workdir / "authorized_keys"
@@ -468,6 +474,7 @@ class Lab:
                     (h.dir / "upper" / osr).write_text(OS_RELEASE_FILES[h.os_release])
             else:
                 dpkg = h.dir / "dpkg"
+            self._write_accounts(h)
             for sub in ("updates", "info", "triggers"):
                 (dpkg / sub).mkdir(parents=True, exist_ok=True)
             (dpkg / "status").write_text(status)
@@ -487,6 +494,13 @@ class Lab:
                 raise net.LabError(f"{h.name}: ssh-keygen failed")
             h.host_key_pub = (h.dir / "ssh_host_ed25519_key.pub").read_text().strip()
             h.trusted_key = h.host_key_pub
+
+    def _write_accounts(self, h: LabHost) -> None:
+        """The host's own passwd/group/shadow (machine's + lab user) and home (see accounts.py):
+        in the /etc overlay's upper layer of a writable host, else bound over /etc by init."""
+        assert self._accounts is not None
+        etc = h.dir / "upper" / "etc" if h.spec.writable else h.dir / "etc"
+        self._accounts.write(etc, h.home)
 
     def _write_venv(self, h: LabHost) -> None:
         venv = h.dir / "venv"
@@ -532,6 +546,11 @@ class Lab:
                 f"mount --bind {q(str(h.dir / 'os-release'))} /etc/os-release",
                 f"mount --bind {q(str(h.dir / 'dpkg'))} /var/lib/dpkg",
             ]
+            assert self._accounts is not None
+            lines += [
+                f"mount --bind {q(str(h.dir / 'etc' / name))} /etc/{name}"
+                for name in self._accounts.sources
+            ]
         lines += ["mount -t tmpfs -o mode=0755 lab-run /run", "mkdir -m 0755 /run/sshd"]
         if h.has_venv:
             lines += [
@@ -542,7 +561,12 @@ class Lab:
         if h.kind == "ssh":
             cfg = q(str(self.workdir / "sshd_config"))
             key = q(str(h.dir / "ssh_host_ed25519_key"))
-            lines.append(f"exec {SSHD} -D -e -f {cfg} -h {key}")
+            lines += [
+                # Checked here, in the host's namespace: sshd would only say "no such user" later.
+                f"getent passwd {q(self.user)} sshd >/dev/null || {{ echo 'host-init: "
+                f"{self.user} or sshd missing from /etc/passwd' >&2; exit 1; }}",
+                f"exec {SSHD} -D -e -f {cfg} -h {key}",
+            ]
         elif h.kind == "hang":
             lines.append(f"exec {SYSTEM_PYTHON} -c {q(_HANG_LISTENER)}")
         else:  # refused: a host that is up but listens on nothing
@@ -865,26 +889,3 @@ def _tail(path: Path, n: int = 400) -> str:
         return path.read_text(errors="replace")[-n:].strip() or "(empty log)"
     except OSError:
         return "(no log)"
-
-
-def _ensure_user(user: str) -> None:
-    """Create the unprivileged login user once (no password, not locked: ``*``)."""
-    net.STATE_DIR.mkdir(mode=0o700, exist_ok=True)
-    with (net.STATE_DIR / "user.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if subprocess.run(["id", "-u", user], capture_output=True, check=False).returncode == 0:
-            return
-        net.run(
-            [
-                "useradd",
-                "--system",
-                "--create-home",
-                "--home-dir",
-                f"/var/lib/{user}",
-                "--shell",
-                "/bin/bash",
-                "--password",
-                "*",
-                user,
-            ]
-        )

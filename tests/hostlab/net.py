@@ -49,7 +49,7 @@ def requirements_missing() -> str | None:
         return "host lab needs root (network namespaces, bridges, mounts)"
     missing = [
         tool
-        for tool in ("ip", "sshd", "unshare", "ssh-keygen", "dpkg-query", "useradd")
+        for tool in ("ip", "sshd", "unshare", "nsenter", "ssh-keygen", "dpkg-query")
         if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()
     ]
     if missing:
