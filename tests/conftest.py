@@ -1,12 +1,21 @@
-"""Suite-wide helpers: a summary section for oracle counts (how many pairs were checked)."""
+"""Suite-wide: a summary section for oracle counts (how many pairs were checked), a throwaway
+$HOME for the whole run, and a guard that fails the run if the machine's own files changed."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from tests.machine_state import changes, fingerprint, guarded
+
 _CHECKS: list[str] = []
+_MACHINE_CHANGES: list[str] = []
+_STATE: dict[str, object] = {}
 
 
 @pytest.fixture
@@ -20,8 +29,52 @@ def checked() -> Callable[[str], None]:
     return add
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Fingerprint the machine, then point $HOME at a temp dir: tools the tests start (rpm's
+    ~/.rpmdb, ansible's ~/.ansible, ssh's ~/.ssh) must never write into the real one."""
+    real_home = Path(os.environ.get("HOME") or Path.home())
+    items = guarded(real_home)
+    _STATE["items"] = items
+    _STATE["before"] = fingerprint(items)
+    _STATE["home"] = os.environ.get("HOME")
+    temp_home = tempfile.mkdtemp(prefix="pinmgr-test-home-")
+    _STATE["temp_home"] = temp_home
+    os.environ["HOME"] = temp_home
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run (loudly, in the summary) if a guarded machine file changed during it."""
+    items = _STATE.get("items")
+    if not isinstance(items, list):
+        return
+    before = _STATE["before"]
+    assert isinstance(before, dict)
+    _MACHINE_CHANGES[:] = changes(before, fingerprint(items))
+    if _MACHINE_CHANGES and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home, temp_home = _STATE.get("home"), _STATE.get("temp_home")
+    if isinstance(temp_home, str):
+        if isinstance(home, str):
+            os.environ["HOME"] = home
+        else:
+            os.environ.pop("HOME", None)
+        shutil.rmtree(temp_home, ignore_errors=True)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _CHECKS:
         terminalreporter.section("checked against the real tools")
         for line in _CHECKS:
             terminalreporter.write_line(line)
+    if _MACHINE_CHANGES:
+        terminalreporter.section("MACHINE CHANGED DURING THE RUN", red=True, bold=True)
+        terminalreporter.write_line(
+            "tests must leave the machine as they found it (or something else on this machine "
+            "changed these meanwhile):",
+            red=True,
+        )
+        for line in _MACHINE_CHANGES:
+            terminalreporter.write_line(f"  {line}", red=True)
