@@ -3,7 +3,9 @@ $HOME for the whole run, and a guard that fails the run if the machine's own fil
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -32,8 +34,10 @@ def checked() -> Callable[[str], None]:
 def pytest_configure(config: pytest.Config) -> None:
     """Fingerprint the machine, then point $HOME at a temp dir: tools the tests start (rpm's
     ~/.rpmdb, ansible's ~/.ansible, ssh's ~/.ssh) must never write into the real one."""
-    real_home = Path(os.environ.get("HOME") or Path.home())
-    items = guarded(real_home)
+    homes = [Path(os.environ.get("HOME") or Path.home())]
+    with contextlib.suppress(KeyError):
+        homes.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
+    items = guarded(homes)
     _STATE["items"] = items
     _STATE["before"] = fingerprint(items)
     _STATE["home"] = os.environ.get("HOME")

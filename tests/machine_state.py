@@ -23,18 +23,24 @@ class Guarded:
     kind: Kind
 
 
-def guarded(home: Path) -> list[Guarded]:
-    """What the suite must not change: account files, package databases, the real ~/.ssh and
-    the dot-dirs tools the tests run would create in the real $HOME."""
-    return [
+def guarded(homes: Iterable[Path]) -> list[Guarded]:
+    """What the suite must not change: account files, package databases, sshd's /run dir, and
+    in each real home (``$HOME`` and the passwd one, which ssh uses) ~/.ssh and the dot-dirs
+    tools the tests run would create there."""
+    items = [
         *(Guarded(Path("/etc", n), "file") for n in ("passwd", "group", "shadow", "gshadow")),
         Guarded(Path("/var/lib/dpkg/status"), "file"),
         Guarded(Path("/var/lib/rpm"), "entries"),
-        Guarded(home / ".ssh", "entries"),
-        Guarded(home / ".ssh" / "known_hosts", "file"),
-        Guarded(home / ".rpmdb", "exists"),
-        Guarded(home / ".ansible", "exists"),
+        Guarded(Path("/run/sshd"), "exists"),
     ]
+    for home in dict.fromkeys(homes):
+        items += [
+            Guarded(home / ".ssh", "entries"),
+            Guarded(home / ".ssh" / "known_hosts", "file"),
+            Guarded(home / ".rpmdb", "exists"),
+            Guarded(home / ".ansible", "exists"),
+        ]
+    return items
 
 
 def fingerprint(items: Iterable[Guarded]) -> dict[str, tuple[str, ...]]:
