@@ -8,6 +8,7 @@ finalizer even when the test fails. Keys are generated at test time with ssh-key
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import socket
 import subprocess
@@ -110,11 +111,25 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 
 StartSshd = Callable[..., Sshd]
 
+# sshd as root needs its privilege-separation dir, created by the openssh-server service.
+_PRIVATE_RUN = (
+    "mount --make-rprivate / && mount -t tmpfs -o mode=0755 pinmgr-test-run /run && "
+    'mkdir /run/sshd && exec "$@"'
+)
+
+
+def sshd_command(config: Path) -> list[str]:
+    """sshd in the foreground; where the machine has no /run/sshd, in a private mount
+    namespace with its own /run, rather than creating the dir on the machine."""
+    cmd = [SSHD, "-D", "-e", "-f", str(config)]
+    if os.geteuid() != 0 or Path("/run/sshd").is_dir():
+        return cmd
+    return ["unshare", "-m", "sh", "-c", _PRIVATE_RUN, "sh", *cmd]
+
 
 @pytest.fixture
 def start_sshd(tmp_path: Path, keys: Keys) -> Iterator[StartSshd]:
     """Factory: start an sshd on loopback; every one started is stopped at teardown."""
-    Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(address: str = "127.0.0.1", extra: str = "", authorized: Path | None = None) -> Sshd:
@@ -139,7 +154,7 @@ def start_sshd(tmp_path: Path, keys: Keys) -> Iterator[StartSshd]:
             "LogLevel ERROR\n" + extra
         )
         proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)],
+            sshd_command(config),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
