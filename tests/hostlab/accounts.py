@@ -12,6 +12,7 @@ inside the lab's temp dir.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .net import LabError
 ACCOUNT_FILES = ("passwd", "group", "shadow", "gshadow")
 """The files under /etc a host gets its own copy of (gshadow only when the machine has one)."""
 SSHD_USER = "sshd"
+SKEL = Path("/etc/skel")
 NOGROUP = 65534
 _SYSTEM_IDS = range(999, 99, -1)
 """Where ids are taken from, highest first, as ``useradd --system`` does."""
@@ -105,7 +107,7 @@ class Accounts:
 
     def write(self, etc_dir: Path, home: Path) -> list[str]:
         """Write the host's account files into ``etc_dir`` (owner and mode as the machine's)
-        and create ``home`` owned by the lab user; return the file names written."""
+        and create ``home`` (/etc/skel's files) owned by the lab user; return the names written."""
         etc_dir.mkdir(parents=True, exist_ok=True)
         for name, text in self.render(home).items():
             src = self.sources[name]
@@ -116,7 +118,11 @@ class Accounts:
             os.chown(path, src.uid, src.gid)
             os.chmod(path, src.mode)
         home.mkdir(mode=0o750)
-        os.chown(home, self.uid, self.gid)
+        if SKEL.is_dir():  # as useradd --create-home would: a login sees a stock home
+            shutil.copytree(SKEL, home, symlinks=True, dirs_exist_ok=True)
+            home.chmod(0o750)
+        for path in [home, *home.rglob("*")]:
+            os.lchown(path, self.uid, self.gid)
         return list(self.sources)
 
 

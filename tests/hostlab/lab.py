@@ -1,9 +1,10 @@
 """Real sshd test hosts, one per network/mount/UTS/PID namespace, on a private lab bridge.
 
 Each host is ``ip netns exec NS unshare -m -u -p -f --mount-proc <host-init>``: host-init sets the
-hostname and address, mounts the host's own ``/etc/os-release``, dpkg database and virtualenv over
-the real ones (privately, so the machine never sees them), then ``exec``\\ s sshd (or a listener
-that never speaks, for ``hang``). Killing that process ends the whole host, mounts included.
+hostname and address, mounts the host's own ``/etc/os-release``, dpkg database, virtualenv and
+account files (the login user exists only there: see ``accounts.py``) over the real ones
+(privately, so the machine never sees them), then ``exec``\\ s sshd (or a listener that never
+speaks, for ``hang``). Killing that process ends the whole host, mounts included.
 """
 
 from __future__ import annotations
