@@ -6,8 +6,9 @@ lists every host. When the report spans several environments, a matrix shows per
 what each environment really has next to the pin.
 
 Renders into a string (``Console(file=StringIO())``) so the CLI decides where it goes and tests
-compare it byte for byte. Host-supplied text goes through ``printable`` and ``rich.text.Text``
-so neither escape sequences nor ``[markup]`` from a host are ever interpreted.
+compare it byte for byte. Host-supplied text goes through ``log_safe`` and ``rich.text.Text``
+so neither escape sequences, ``[markup]`` nor CI runner commands (``::error``) from a host are
+ever interpreted, however a narrow terminal wraps the cells.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pinmgr.model import CheckReport, Direction, Finding, FindingKind
-from pinmgr.reporters.text import printable, rendered, string_console
+from pinmgr.reporters.text import log_safe, rendered, string_console, warnings_by_host
 
 STYLES: dict[FindingKind, str] = {
     FindingKind.OK: "green",
@@ -114,7 +115,7 @@ def _findings_table(
     cells = [context(f, hosts) for f, hosts in rows]
     keep = [i for i in range(4) if len({c[i] for c in cells}) > 1]
     constant = [
-        f"{_CONTEXT_COLUMNS[i]} {printable(cells[0][i])}"
+        f"{_CONTEXT_COLUMNS[i]} {log_safe(cells[0][i])}"
         for i in range(4)
         if i not in keep and cells[0][i]
     ]
@@ -126,16 +127,16 @@ def _findings_table(
     notes: dict[str, int] = {}
     for (f, _hosts), ctx in zip(rows, cells, strict=True):
         style = STYLES.get(f.kind, FAILURE_STYLE)
-        detail = printable(f.reason or f.waiver_reason)
+        detail = log_safe(f.reason or f.waiver_reason)
         mark = ""
         if detail:
             number = notes.setdefault(detail, len(notes) + 1)
             mark = f" [{number}]"
         table.add_row(
-            *(Text(printable(ctx[i])) for i in keep),
-            Text(printable(f.package)),
-            Text(printable(f.expected)),
-            Text(printable(f.actual) if f.actual else "-"),
+            *(Text(log_safe(ctx[i])) for i in keep),
+            Text(log_safe(f.package)),
+            Text(log_safe(f.expected)),
+            Text(log_safe(f.actual) if f.actual else "-"),
             Text(status(f) + mark, style=style),
         )
     footnotes = [f"[{n}] {text}" for text, n in notes.items()]
@@ -147,7 +148,7 @@ def _cell(counts: Counter[str], pinned_ok: set[str]) -> Text:
     for i, (version, n) in enumerate(sorted(counts.items())):
         if i:
             text.append(" ")
-        label = printable(version) if version else "missing"
+        label = log_safe(version) if version else "missing"
         style = "green" if version in pinned_ok else "bold red"
         text.append(f"{label}×{n}" if n > 1 or len(counts) > 1 else label, style=style)
     return text
@@ -178,10 +179,10 @@ def _matrix(report: CheckReport) -> tuple[Table | None, str]:
         return None, ""
     keep = [i for i in (0, 1) if len({k[i] for k in cells}) > 1]
     first = min(cells)
-    constant = [f"{_CONTEXT_COLUMNS[i + 2]} {printable(first[i])}" for i in (0, 1) if i not in keep]
+    constant = [f"{_CONTEXT_COLUMNS[i + 2]} {log_safe(first[i])}" for i in (0, 1) if i not in keep]
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for name in (*(_CONTEXT_COLUMNS[i + 2] for i in keep), "package", "pinned", *envs):
-        table.add_column(printable(name), overflow="fold")
+        table.add_column(Text(log_safe(name)), overflow="fold")  # Text: never markup
     for key in sorted(cells):
         row = cells[key]
         divergent = len({v for env in row.values() for v in env}) > 1 or any(
@@ -189,9 +190,9 @@ def _matrix(report: CheckReport) -> tuple[Table | None, str]:
         )
         cols = [_cell(row[e], ok_versions[key]) if e in row else Text("") for e in envs]
         table.add_row(
-            *(Text(printable(key[i])) for i in keep),
-            Text(printable(key[2]), style="bold" if divergent else ""),
-            Text(printable(key[3])),
+            *(Text(log_safe(key[i])) for i in keep),
+            Text(log_safe(key[2]), style="bold" if divergent else ""),
+            Text(log_safe(key[3])),
             *cols,
         )
     return table, " · ".join(constant)
@@ -225,5 +226,26 @@ def render(
         console.print(table)
         for note in footnotes:
             console.print(Text(note), overflow="fold")
+    for line in warning_lines(report):
+        console.print(Text(line), overflow="fold")
     console.print(Text(summary_line(report), style="bold"))
     return rendered(console)
+
+
+def warning_lines(report: CheckReport) -> list[str]:
+    """The host warnings block: a heading, then ``- host (env): message`` lines, a few per host.
+
+    Every line starts with our own text, so a host's message never begins a line of the log.
+    """
+    groups = warnings_by_host(report.warnings)
+    if not groups:
+        return []
+    n = len(report.warnings)
+    hosts = len(groups)
+    lines = [f"host warnings ({n} on {hosts} host{'s' if hosts != 1 else ''}):"]
+    for g in groups:
+        where = f"{log_safe(g.host)} ({log_safe(g.env)})"
+        lines += [f"- {where}: {log_safe(message)}" for message in g.messages]
+        if g.more:
+            lines.append(f"- {where}: … and {g.more} more (--format json lists all)")
+    return lines

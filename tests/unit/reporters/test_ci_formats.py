@@ -23,7 +23,7 @@ import xmlschema
 from pinmgr.diff.report import build
 from pinmgr.model import CheckReport, Ecosystem, Finding, FindingKind, Location
 from pinmgr.reporters import github, junit, markdown, sarif
-from pinmgr.reporters.text import printable
+from pinmgr.reporters.text import log_safe, neutralise, printable
 from tests.unit.reporters.test_golden import OSC8, findings, hostile_report
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -413,9 +413,10 @@ def test_github_one_command_per_problem() -> None:
     assert "file" not in host_props
     assert host_msg.startswith("web:8,x%y (staging, role app,db) could not be collected")
     _, forged = by_title["collect-error web12"]
-    assert forged == printable(
+    assert forged == log_safe(
         "web12 (staging, role app) could not be collected: collect-error: " + findings()[-1].reason
     )
+    assert "::warning" not in forged
 
 
 def test_github_escaping_round_trips() -> None:
@@ -426,8 +427,8 @@ def test_github_escaping_round_trips() -> None:
             continue
         assert "\n" not in line and "\r" not in line
         _, props, msg = _parse(line)
-        assert msg == junit.describe(f)
-        assert props["title"] == printable(f"{f.kind.value} {f.host}")
+        assert msg == neutralise(junit.describe(f))
+        assert props["title"] == log_safe(f"{f.kind.value} {f.host}")
         if f.location:
             assert (props["file"], props["line"], props["col"]) == (
                 f.location.file,
