@@ -96,7 +96,7 @@ _CONTEXT_COLUMNS = ("env", "host", "role", "eco")
 
 def _findings_table(
     report: CheckReport, *, by_host: bool, show_ok: bool
-) -> tuple[Table | None, str, list[str]]:
+) -> tuple[Table | None, str, list[tuple[str, str]]]:
     """The findings table, a context line naming the columns left out, and footnotes.
 
     A column holding one value in every row (one environment, one host...) is said once
@@ -139,7 +139,7 @@ def _findings_table(
             Text(log_safe(f.actual) if f.actual else "-"),
             Text(status(f) + mark, style=style),
         )
-    footnotes = [f"[{n}] {text}" for text, n in notes.items()]
+    footnotes = [(f"[{n}]", text) for text, n in notes.items()]
     return table, " · ".join(constant), footnotes
 
 
@@ -224,28 +224,37 @@ def render(
         if context:
             console.print(Text(context, style="bold"))
         console.print(table)
-        for note in footnotes:
-            console.print(Text(note), overflow="fold")
-    for line in warning_lines(report):
-        console.print(Text(line), overflow="fold")
+        if footnotes:
+            console.print(hanging(footnotes))
+    warned = warning_items(report)
+    if warned:
+        n, hosts = len(report.warnings), len({(w.env, w.host) for w in report.warnings})
+        console.print(Text(f"host warnings ({n} on {hosts} host{'s' if hosts != 1 else ''}):"))
+        console.print(hanging(warned))
     console.print(Text(summary_line(report), style="bold"))
     return rendered(console)
 
 
-def warning_lines(report: CheckReport) -> list[str]:
-    """The host warnings block: a heading, then ``- host (env): message`` lines, a few per host.
+def hanging(items: list[tuple[str, str]]) -> Table:
+    """``label text`` lines whose text wraps under itself, never back to column 0.
 
-    Every line starts with our own text, so a host's message never begins a line of the log.
+    A wrapped footnote or warning then starts with spaces and stays readable; what protects
+    the CI log is ``log_safe`` (no command token in the text, wherever it wraps).
     """
-    groups = warnings_by_host(report.warnings)
-    if not groups:
-        return []
-    n = len(report.warnings)
-    hosts = len(groups)
-    lines = [f"host warnings ({n} on {hosts} host{'s' if hosts != 1 else ''}):"]
-    for g in groups:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, text in items:
+        grid.add_row(Text(label), Text(text))  # Text: a "[1]" label is not markup
+    return grid
+
+
+def warning_items(report: CheckReport) -> list[tuple[str, str]]:
+    """The host warnings block: ``- host (env): message``, a few per host, then how many more."""
+    items: list[tuple[str, str]] = []
+    for g in warnings_by_host(report.warnings):
         where = f"{log_safe(g.host)} ({log_safe(g.env)})"
-        lines += [f"- {where}: {log_safe(message)}" for message in g.messages]
+        items += [("-", f"{where}: {log_safe(message)}") for message in g.messages]
         if g.more:
-            lines.append(f"- {where}: … and {g.more} more (--format json lists all)")
-    return lines
+            items.append(("-", f"{where}: … and {g.more} more (--format json lists all)"))
+    return items

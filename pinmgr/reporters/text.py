@@ -32,7 +32,9 @@ from rich.console import Console
 
 from pinmgr.model import HostWarning
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+# C0/C1 controls, zero-width and bidi controls, line/paragraph separators, and lone surrogates
+# (undecodable host bytes: printing one raises UnicodeEncodeError on a UTF-8 stdout).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 CI_TOKEN = re.compile(
     r"(?<=:):"  # GitHub Actions ``::command``
@@ -52,7 +54,10 @@ def _hex(char: str) -> str:
 
 
 def printable(value: str) -> str:
-    """Escape control characters (ESC, OSC 8 links, bidi overrides) so they are shown literally."""
+    """Escape control characters (ESC, OSC 8 links, bidi overrides) so they are shown literally.
+
+    The result has no line break of any kind (LF, CR, VT, FF, FS/GS/RS, NEL, U+2028/2029).
+    """
     return _UNSAFE.sub(lambda m: _hex(m.group()), value)
 
 
@@ -132,8 +137,9 @@ def rendered(console: Console) -> str:
     """Everything printed to a ``string_console`` so far, with no CI command token left.
 
     Host strings are already ``log_safe``; this catches a token formed where host text meets
-    our own (a name ending in ``:`` before ``: reason``).
+    our own (a name ending in ``:`` before ``: reason``). Trailing padding is dropped.
     """
     out = console.file
     assert isinstance(out, io.StringIO)
-    return neutralise(out.getvalue())
+    lines = out.getvalue().split("\n")
+    return neutralise("\n".join(line.rstrip(" ") for line in lines))

@@ -24,7 +24,7 @@ from pinmgr.diff.report import build
 from pinmgr.model import CheckReport, Ecosystem, Finding, FindingKind, Location
 from pinmgr.reporters import github, junit, markdown, sarif
 from pinmgr.reporters.text import log_safe, neutralise, printable
-from tests.unit.reporters.test_golden import OSC8, findings, hostile_report
+from tests.unit.reporters.test_golden import HOSTILE_WARNING, OSC8, findings, hostile_report
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMAS = ROOT / "tests" / "data" / "schemas"
@@ -319,10 +319,13 @@ def test_markdown_renders_hostile_text_literally() -> None:
     parsed = _gfm(markdown.render(report))
     assert not {"a", "script", "b", "del", "s", "em", "img"} & set(parsed.tags)
     assert parsed.tags.count("strong") == 1  # our own "N hosts checked"
-    assert parsed.tags.count("table") == 3
+    assert parsed.tags.count("table") == 4
     # every row has as many cells as its table's header: no '|' split a cell
     widths = {len(r) for r in parsed.rows}
-    assert widths == {2, 9, 8}
+    assert widths == {2, 9, 8, 3}
+    # the page shows the exact (printable) warning: the backslashes that break CI tokens vanish
+    warned = [r for r in parsed.rows if len(r) == 3 and r[0] == "web2"]
+    assert warned == [["web2", "prod", printable(HOSTILE_WARNING)]]
     waived = next(r for r in parsed.rows if r[0] == "prod" and r[1] == "web1")
     f = next(f for f in report.findings if f.kind is FindingKind.WAIVED)
     assert waived[3] == "deb:" + f.package
@@ -401,10 +404,11 @@ def test_github_one_command_per_problem() -> None:
     report = hostile_report()
     lines = github.render(report).splitlines()
     expected = [f for f in report.findings if junit.outcome(f.kind)]
-    assert len(lines) == len(expected) == 16
+    assert len(expected) == 16
+    assert len(lines) == 16 + 3  # and one warning per host with warnings
     parsed = [_parse(line) for line in lines]
     cmds = [c for c, _, _ in parsed]
-    assert cmds == ["error"] * 14 + ["warning", "notice"]
+    assert cmds == ["error"] * 14 + ["warning"] * 4 + ["notice"]
     by_title = {p["title"]: (p, msg) for _, p, msg in parsed}
     props, _ = by_title["drift web1"]
     assert props["file"] == "pins/pinmgr.toml"
