@@ -32,6 +32,8 @@ STYLES: dict[FindingKind, str] = {
     FindingKind.MIXED_OS: "magenta",
 }
 FAILURE_STYLE = "bold red"
+# Hosts whose warnings the table lists (each with its first MAX_WARNINGS_PER_HOST).
+MAX_WARNING_HOSTS = 20
 # Kinds whose versions describe what an environment has, for the matrix.
 _MATRIX_KINDS = frozenset(
     {FindingKind.OK, FindingKind.DRIFT, FindingKind.MISSING, FindingKind.WAIVED}
@@ -250,11 +252,15 @@ def hanging(items: list[tuple[str, str]]) -> Table:
 
 
 def warning_items(report: CheckReport) -> list[tuple[str, str]]:
-    """The host warnings block: ``- host (env): message``, a few per host, then how many more."""
+    """The host warnings block: ``- host (env): message``, a few per host, for a few hosts."""
     items: list[tuple[str, str]] = []
-    for g in warnings_by_host(report.warnings):
+    groups = warnings_by_host(report.warnings)
+    for g in groups[:MAX_WARNING_HOSTS]:
         where = f"{log_safe(g.host)} ({log_safe(g.env)})"
         items += [("-", f"{where}: {log_safe(message)}") for message in g.messages]
         if g.more:
             items.append(("-", f"{where}: … and {g.more} more (--format json lists all)"))
+    if len(groups) > MAX_WARNING_HOSTS:
+        rest = len(groups) - MAX_WARNING_HOSTS
+        items.append(("-", f"… and {rest} more host{'s' if rest != 1 else ''} with warnings"))
     return items

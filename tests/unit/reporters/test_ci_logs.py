@@ -222,7 +222,7 @@ def test_github_escaping_round_trips_through_the_runner(f: Finding) -> None:
     _, props, message = parsed
     assert message == neutralise(junit.describe(f))
     # the runner trims the properties, so a title loses trailing spaces (and only those)
-    assert props["title"] == log_safe(f"{f.kind.value} {f.host}").rstrip()
+    assert props["title"] == neutralise(junit.clean(f"{f.kind.value} {f.host}")).rstrip()
 
 
 @SETTINGS
@@ -432,6 +432,10 @@ def test_table_and_markdown_show_a_few_warnings_per_host() -> None:
     assert md.count("| h01 | prod | line ") == MAX_WARNINGS_PER_HOST
     assert "| h01 | prod | … and 3 more" in md
     assert "host warnings" not in table.render(_warned(0, 0), width=100, color=False)
+    many = table.render(_warned(table.MAX_WARNING_HOSTS + 3, 1), width=100, color=False)
+    assert f"- h{table.MAX_WARNING_HOSTS - 1:02} (prod): line 0" in many
+    assert f"- h{table.MAX_WARNING_HOSTS:02} (prod)" not in many
+    assert "- … and 3 more hosts with warnings" in many
 
 
 def test_github_one_warning_per_host_and_bounded() -> None:
