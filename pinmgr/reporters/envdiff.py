@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 from rich.table import Table
@@ -10,7 +9,7 @@ from rich.text import Text
 
 from pinmgr.diff.envdiff import DiffRow
 from pinmgr.model import Direction, HostFailure
-from pinmgr.reporters.text import printable, rendered, string_console
+from pinmgr.reporters.text import json_text, log_safe, rendered, string_console
 
 SCHEMA = "pinmgr.diff/1"
 
@@ -27,7 +26,7 @@ class DiffLike(Protocol):
 
 
 def _versions(values: tuple[str, ...]) -> str:
-    return ", ".join(printable(v) if v else "absent" for v in values)
+    return ", ".join(log_safe(v) if v else "absent" for v in values)
 
 
 def _direction(row: DiffRow, right: str) -> str:
@@ -42,28 +41,28 @@ def render_table(result: DiffLike, *, color: bool = False, width: int = 100) -> 
     console = string_console(width, color)
     if result.rows:
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        for name in ("role", "eco", "package", printable(result.left), printable(result.right), ""):
-            table.add_column(name, overflow="fold")
+        for name in ("role", "eco", "package", log_safe(result.left), log_safe(result.right), ""):
+            table.add_column(Text(name), overflow="fold")  # Text: a name is never markup
         for row in result.rows:
             table.add_row(
-                Text(printable(row.role)),
+                Text(log_safe(row.role)),
                 Text(row.ecosystem.value),
-                Text(printable(row.package)),
+                Text(log_safe(row.package)),
                 Text(_versions(row.left)),
                 Text(_versions(row.right)),
-                Text(_direction(row, printable(result.right)), style="yellow"),
+                Text(_direction(row, log_safe(result.right)), style="yellow"),
             )
         console.print(table)
     for failure in result.failures:
-        line = f"{failure.host.name}: {failure.kind.value}: {printable(failure.reason)}"
-        console.print(Text(line, style="bold red"))
+        name, reason = log_safe(failure.host.name), log_safe(failure.reason)
+        console.print(Text(f"host {name}: {failure.kind.value}: {reason}", style="bold red"))
     n = len(result.rows)
     verdict = (
         f"{n} package{'s' if n != 1 else ''} differ between {result.left} and {result.right}"
         if n
         else f"{result.left} and {result.right} agree"
     )
-    console.print(Text(printable(verdict), style="bold"))
+    console.print(Text(log_safe(verdict), style="bold"))
     return rendered(console)
 
 
@@ -88,4 +87,4 @@ def render_json(result: DiffLike) -> str:
             for f in result.failures
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_text(doc)

@@ -1,11 +1,15 @@
-"""JSON report: versioned schema, stable key and finding order, no timestamps (byte-identical)."""
+"""JSON report: versioned schema, stable key and finding order, no timestamps (byte-identical).
+
+Strings are exactly what the hosts said (``json.loads`` gives them back), but the text itself
+is safe to print into a CI log: see ``text.json_text``. docs/json.md documents every key.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pinmgr.model import CheckReport, Finding, FindingKind
+from pinmgr.reporters.text import json_text
 
 SCHEMA = "pinmgr.check/1"
 
@@ -44,5 +48,7 @@ def render(report: CheckReport) -> str:
             "counts": {k.value: s.count(k) for k in FindingKind},
         },
         "findings": [finding_dict(f) for f in report.findings],
+        # Every warning, not the few per host the other formats show (collectors bound them).
+        "warnings": [{"host": w.host, "env": w.env, "message": w.message} for w in report.warnings],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_text(doc)

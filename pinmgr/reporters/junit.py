@@ -7,9 +7,14 @@ inconsistent, mixed-os and not-installable are ``<failure>``; waived is ``<skipp
 not failing); a host that could not be collected is one ``<testcase name="collect">`` with an
 ``<error>``. ``ok`` is a passing test; ``unpinned`` is not a test and is left out.
 
+Host warnings (host output pinmgr could not use) are the ``<system-err>`` of the host's
+environment suite, one ``warning from HOST: message`` line each.
+
 Valid against the widely used Jenkins xunit ``junit-10.xsd``; no time or timestamp attributes
 so the same report gives the same bytes. Host text is untrusted: control characters and
-anything XML 1.0 forbids become visible escapes (``\\x1b``), never raw bytes.
+anything XML 1.0 forbids become visible escapes (``\\x1b``), never raw bytes; a CI runner
+command token (``::``, ``##vso[``...) has one character written as a character reference
+(``:&#58;``), so the file can be printed into a CI log and a parser still reads the exact text.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pinmgr.model import CheckReport, Finding, FindingKind, assert_never
-from pinmgr.reporters.text import printable
+from pinmgr.model import CheckReport, Finding, FindingKind, HostWarning, assert_never
+from pinmgr.reporters.text import neutralise, printable
 
 # printable() handles C0/C1 controls and bidi; XML 1.0 also forbids lone surrogates
 # (undecodable host bytes) and U+FFFE/U+FFFF.
@@ -30,6 +35,10 @@ def clean(value: str) -> str:
     return _XML_ILLEGAL.sub(lambda m: f"\\u{ord(m.group()):04x}", printable(value))
 
 
+def _charref(char: str) -> str:
+    return f"&#{ord(char)};"
+
+
 def _text(value: str) -> str:
     """Escape for element content (our own newlines are kept)."""
     lines = value.split("\n")
@@ -37,18 +46,19 @@ def _text(value: str) -> str:
         clean(line).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         for line in lines
     ]
-    return "\n".join(safe)
+    return neutralise("\n".join(safe), _charref)
 
 
 def _attr(value: str) -> str:
     """Escape for a double-quoted attribute value."""
-    return (
+    escaped = (
         clean(value)
         .replace("&", "&amp;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
         .replace('"', "&quot;")
     )
+    return neutralise(escaped, _charref)
 
 
 def outcome(kind: FindingKind) -> str | None:
@@ -173,7 +183,9 @@ def _case(f: Finding) -> tuple[str, str] | None:
     return xml, result
 
 
-def _suite(env: str, findings: Iterable[Finding], lockfile: str) -> tuple[str, dict[str, int]]:
+def _suite(
+    env: str, findings: Iterable[Finding], warnings: Iterable[HostWarning], lockfile: str
+) -> tuple[str, dict[str, int]]:
     cases = [case for f in findings if (case := _case(f)) is not None]
     counts = {"tests": len(cases), "failure": 0, "error": 0, "skipped": 0}
     for _, result in cases:
@@ -189,6 +201,10 @@ def _suite(env: str, findings: Iterable[Finding], lockfile: str) -> tuple[str, d
         lines.append(f'      <property name="lockfile" value="{_attr(lockfile)}"/>')
         lines.append("    </properties>")
     lines.extend(xml for xml, _ in cases)
+    # One line per warning: clean() first, so a newline in host text cannot start a line.
+    said = "\n".join(f"warning from {clean(w.host)}: {clean(w.message)}" for w in warnings)
+    if said:
+        lines.append(f"    <system-err>{_text(said)}</system-err>")
     lines.append("  </testsuite>")
     return "\n".join(lines), counts
 
@@ -198,10 +214,14 @@ def render(report: CheckReport) -> str:
     by_env: dict[str, list[Finding]] = {env: [] for env in report.environments}
     for f in report.findings:
         by_env.setdefault(f.env, []).append(f)
+    warned: dict[str, list[HostWarning]] = {}
+    for w in report.warnings:
+        by_env.setdefault(w.env, [])
+        warned.setdefault(w.env, []).append(w)
     suites: list[str] = []
     total = {"tests": 0, "failure": 0, "error": 0, "skipped": 0}
     for env in sorted(by_env):
-        xml, counts = _suite(env, by_env[env], report.lockfile)
+        xml, counts = _suite(env, by_env[env], warned.get(env, ()), report.lockfile)
         suites.append(xml)
         for key, n in counts.items():
             total[key] += n

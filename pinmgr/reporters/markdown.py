@@ -9,7 +9,10 @@ Host text is untrusted and is rendered by GitHub/GitLab: control characters beco
 escapes, and every character with inline Markdown meaning (``|`` ````` ``*`` ``_`` ``[`` ``<``
 ``&`` ``~`` ``$`` and backslash) is backslash-escaped, as are the ``:`` of ``://`` and the
 ``.`` of ``www.``, so a package name can neither break the table nor inject links, autolinks,
-HTML, emphasis or math.
+HTML, emphasis or math. CI runner command tokens (``::``, ``##[``...) get a backslash too
+(``:\\:``): the page shows the exact text, the raw file printed into a CI log runs nothing.
+
+Host warnings (output pinmgr could not use) get their own table, a few per host.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Sequence
 
 from pinmgr.model import CheckReport, Direction, Finding, FindingKind
 from pinmgr.reporters.junit import clean, outcome
+from pinmgr.reporters.text import neutralise, warnings_by_host
 
 MAX_ROWS = 500
 _SPECIAL = re.compile(r"([\\`*_\[\]<>&~|$])")
@@ -29,7 +33,7 @@ def md(value: str) -> str:
     """Host text safe inside a GitHub/GitLab Markdown table cell or heading."""
     escaped = _SPECIAL.sub(r"\\\1", clean(value))
     # GFM turns bare ``http://`` and ``www.`` into links: an escaped ':' or '.' stops that.
-    return _AUTOLINK.sub(r"\\\1", escaped)
+    return neutralise(_AUTOLINK.sub(r"\\\1", escaped), lambda char: "\\" + char)
 
 
 def verdict(report: CheckReport) -> str:
@@ -77,6 +81,21 @@ def _table(header: Sequence[str], rows: Sequence[tuple[str, ...]], max_rows: int
     if len(rows) > max_rows:
         lines += ["", f"… and {len(rows) - max_rows} more (see the JUnit, SARIF or JSON report)."]
     return lines
+
+
+def _warnings(report: CheckReport, max_rows: int) -> list[str]:
+    """The host warnings table: the first few of each host and how many more there are."""
+    groups = warnings_by_host(report.warnings)
+    if not groups:
+        return []
+    rows: list[tuple[str, ...]] = []
+    for g in groups:
+        rows += [(md(g.host), md(g.env), md(message)) for message in g.messages]
+        if g.more:
+            rows.append((md(g.host), md(g.env), f"… and {g.more} more (the JSON report lists all)"))
+    out = [f"### Host warnings ({len(report.warnings)})", ""]
+    out += _table(("host", "env", "output pinmgr could not use"), rows, max_rows)
+    return [*out, ""]
 
 
 def render(report: CheckReport, *, max_rows: int = MAX_ROWS) -> str:
@@ -139,6 +158,7 @@ def render(report: CheckReport, *, max_rows: int = MAX_ROWS) -> str:
         out += _table(header, rows, max_rows)
         out.append("")
 
+    out += _warnings(report, max_rows)
     quiet = [
         f"{n} {label}"
         for n, label in (

@@ -6,7 +6,6 @@ and failures in, text out.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ from rich.text import Text
 
 from pinmgr.diff.installable import OutdatedRow
 from pinmgr.model import HostFailure
-from pinmgr.reporters.text import printable, rendered, string_console
+from pinmgr.reporters.text import json_text, log_safe, rendered, string_console
 
 SCHEMA = "pinmgr.outdated/1"
 COLUMNS = ("role", "release", "eco", "package", "pinned", "newest offered", "hosts")
@@ -23,7 +22,7 @@ MAX_HOSTS_SHOWN = 3
 
 
 def _hosts(hosts: tuple[str, ...]) -> str:
-    shown = ", ".join(printable(h) for h in hosts[:MAX_HOSTS_SHOWN])
+    shown = ", ".join(log_safe(h) for h in hosts[:MAX_HOSTS_SHOWN])
     more = len(hosts) - MAX_HOSTS_SHOWN
     return shown + (f" +{more}" if more > 0 else "")
 
@@ -31,8 +30,8 @@ def _hosts(hosts: tuple[str, ...]) -> str:
 def _pinned(row: OutdatedRow) -> str:
     """The pin; for a glob/range also the newest offered version it allows."""
     if row.allowed and row.allowed != row.pinned:
-        return f"{printable(row.pinned)} ({printable(row.allowed)})"
-    return printable(row.pinned)
+        return f"{log_safe(row.pinned)} ({log_safe(row.allowed)})"
+    return log_safe(row.pinned)
 
 
 def render_table(
@@ -50,18 +49,18 @@ def render_table(
             table.add_column(name, overflow="fold")
         for row in rows:
             table.add_row(
-                Text(printable(row.role)),
-                Text(printable(row.os_release)),
+                Text(log_safe(row.role)),
+                Text(log_safe(row.os_release)),
                 Text(row.ecosystem.value),
-                Text(printable(row.package)),
+                Text(log_safe(row.package)),
                 Text(_pinned(row)),
-                Text(printable(row.newest), style="yellow"),
+                Text(log_safe(row.newest), style="yellow"),
                 Text(_hosts(row.hosts)),
             )
         console.print(table)
     for failure in failures:
-        line = f"{failure.host.name}: {failure.kind.value}: {printable(failure.reason)}"
-        console.print(Text(line, style="bold red"))
+        name, reason = log_safe(failure.host.name), log_safe(failure.reason)
+        console.print(Text(f"host {name}: {failure.kind.value}: {reason}", style="bold red"))
     n = len(rows)
     checked = f" ({hosts_checked} host{'s' if hosts_checked != 1 else ''} asked)"
     verdict = (
@@ -97,4 +96,4 @@ def to_json(rows: Sequence[OutdatedRow], failures: Sequence[HostFailure] = ()) -
 
 
 def render_json(rows: Sequence[OutdatedRow], failures: Sequence[HostFailure] = ()) -> str:
-    return json.dumps(to_json(rows, failures), indent=2, ensure_ascii=False) + "\n"
+    return json_text(to_json(rows, failures))

@@ -11,19 +11,23 @@ alert exactly when a host is down.
 
 partialFingerprints hash the finding's identity (kind, env, host, role, ecosystem, package),
 not versions or lines, so an alert survives a lockfile edit and a version bump.
+
+Host warnings (host output pinmgr could not use) are ``invocations[0].toolExecutionNotifications``,
+level ``warning``, one per warning, each with the host as its logical location: they say how
+far the run can be trusted, they are not problems in the lockfile.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Any
 from urllib.parse import quote
 
 from pinmgr import __version__
-from pinmgr.model import CheckReport, Finding, FindingKind, Location
+from pinmgr.model import CheckReport, Finding, FindingKind, HostWarning, Location
 from pinmgr.reporters.junit import clean, describe, outcome
+from pinmgr.reporters.text import json_text
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/pinmgr/"
@@ -176,6 +180,19 @@ def fingerprint(f: Finding) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def _host_location(host: str, env: str) -> dict[str, str]:
+    return {"name": clean(host), "fullyQualifiedName": clean(f"{env}/{host}"), "kind": "resource"}
+
+
+def _notification(w: HostWarning) -> dict[str, Any]:
+    return {
+        "level": "warning",
+        "message": {"text": clean(f"{w.host} ({w.env}): {w.message}")},
+        "locations": [{"logicalLocations": [_host_location(w.host, w.env)]}],
+        "properties": {"host": clean(w.host), "env": clean(w.env), "warning": clean(w.message)},
+    }
+
+
 def _result(f: Finding, lvl: str, lockfile: str) -> dict[str, Any]:
     location: dict[str, Any] = {}
     where = f.location or (Location(lockfile, 1, 1) if lockfile else None)
@@ -184,13 +201,7 @@ def _result(f: Finding, lvl: str, lockfile: str) -> dict[str, Any]:
             "artifactLocation": {"uri": quote(clean(where.file), safe="/")},
             "region": {"startLine": where.line, "startColumn": where.col},
         }
-    location["logicalLocations"] = [
-        {
-            "name": clean(f.host),
-            "fullyQualifiedName": clean(f"{f.env}/{f.host}"),
-            "kind": "resource",
-        }
-    ]
+    location["logicalLocations"] = [_host_location(f.host, f.env)]
     props = {
         "env": f.env,
         "host": f.host,
@@ -236,6 +247,12 @@ def render(report: CheckReport) -> str:
                         "rules": [_rule(k) for k in RULE_KINDS],
                     }
                 },
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": [_notification(w) for w in report.warnings],
+                    }
+                ],
                 "columnKind": "unicodeCodePoints",
                 "results": results,
                 "properties": {
@@ -248,4 +265,4 @@ def render(report: CheckReport) -> str:
             }
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_text(doc)

@@ -6,8 +6,9 @@ lists every host. When the report spans several environments, a matrix shows per
 what each environment really has next to the pin.
 
 Renders into a string (``Console(file=StringIO())``) so the CLI decides where it goes and tests
-compare it byte for byte. Host-supplied text goes through ``printable`` and ``rich.text.Text``
-so neither escape sequences nor ``[markup]`` from a host are ever interpreted.
+compare it byte for byte. Host-supplied text goes through ``log_safe`` and ``rich.text.Text``
+so neither escape sequences, ``[markup]`` nor CI runner commands (``::error``) from a host are
+ever interpreted, however a narrow terminal wraps the cells.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pinmgr.model import CheckReport, Direction, Finding, FindingKind
-from pinmgr.reporters.text import printable, rendered, string_console
+from pinmgr.reporters.text import log_safe, rendered, string_console, warnings_by_host
 
 STYLES: dict[FindingKind, str] = {
     FindingKind.OK: "green",
@@ -31,6 +32,8 @@ STYLES: dict[FindingKind, str] = {
     FindingKind.MIXED_OS: "magenta",
 }
 FAILURE_STYLE = "bold red"
+# Hosts whose warnings the table lists (each with its first MAX_WARNINGS_PER_HOST).
+MAX_WARNING_HOSTS = 20
 # Kinds whose versions describe what an environment has, for the matrix.
 _MATRIX_KINDS = frozenset(
     {FindingKind.OK, FindingKind.DRIFT, FindingKind.MISSING, FindingKind.WAIVED}
@@ -95,7 +98,7 @@ _CONTEXT_COLUMNS = ("env", "host", "role", "eco")
 
 def _findings_table(
     report: CheckReport, *, by_host: bool, show_ok: bool
-) -> tuple[Table | None, str, list[str]]:
+) -> tuple[Table | None, str, list[tuple[str, str]]]:
     """The findings table, a context line naming the columns left out, and footnotes.
 
     A column holding one value in every row (one environment, one host...) is said once
@@ -114,7 +117,7 @@ def _findings_table(
     cells = [context(f, hosts) for f, hosts in rows]
     keep = [i for i in range(4) if len({c[i] for c in cells}) > 1]
     constant = [
-        f"{_CONTEXT_COLUMNS[i]} {printable(cells[0][i])}"
+        f"{_CONTEXT_COLUMNS[i]} {log_safe(cells[0][i])}"
         for i in range(4)
         if i not in keep and cells[0][i]
     ]
@@ -126,19 +129,19 @@ def _findings_table(
     notes: dict[str, int] = {}
     for (f, _hosts), ctx in zip(rows, cells, strict=True):
         style = STYLES.get(f.kind, FAILURE_STYLE)
-        detail = printable(f.reason or f.waiver_reason)
+        detail = log_safe(f.reason or f.waiver_reason)
         mark = ""
         if detail:
             number = notes.setdefault(detail, len(notes) + 1)
             mark = f" [{number}]"
         table.add_row(
-            *(Text(printable(ctx[i])) for i in keep),
-            Text(printable(f.package)),
-            Text(printable(f.expected)),
-            Text(printable(f.actual) if f.actual else "-"),
+            *(Text(log_safe(ctx[i])) for i in keep),
+            Text(log_safe(f.package)),
+            Text(log_safe(f.expected)),
+            Text(log_safe(f.actual) if f.actual else "-"),
             Text(status(f) + mark, style=style),
         )
-    footnotes = [f"[{n}] {text}" for text, n in notes.items()]
+    footnotes = [(f"[{n}]", text) for text, n in notes.items()]
     return table, " · ".join(constant), footnotes
 
 
@@ -147,7 +150,7 @@ def _cell(counts: Counter[str], pinned_ok: set[str]) -> Text:
     for i, (version, n) in enumerate(sorted(counts.items())):
         if i:
             text.append(" ")
-        label = printable(version) if version else "missing"
+        label = log_safe(version) if version else "missing"
         style = "green" if version in pinned_ok else "bold red"
         text.append(f"{label}×{n}" if n > 1 or len(counts) > 1 else label, style=style)
     return text
@@ -178,10 +181,10 @@ def _matrix(report: CheckReport) -> tuple[Table | None, str]:
         return None, ""
     keep = [i for i in (0, 1) if len({k[i] for k in cells}) > 1]
     first = min(cells)
-    constant = [f"{_CONTEXT_COLUMNS[i + 2]} {printable(first[i])}" for i in (0, 1) if i not in keep]
+    constant = [f"{_CONTEXT_COLUMNS[i + 2]} {log_safe(first[i])}" for i in (0, 1) if i not in keep]
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for name in (*(_CONTEXT_COLUMNS[i + 2] for i in keep), "package", "pinned", *envs):
-        table.add_column(printable(name), overflow="fold")
+        table.add_column(Text(log_safe(name)), overflow="fold")  # Text: never markup
     for key in sorted(cells):
         row = cells[key]
         divergent = len({v for env in row.values() for v in env}) > 1 or any(
@@ -189,9 +192,9 @@ def _matrix(report: CheckReport) -> tuple[Table | None, str]:
         )
         cols = [_cell(row[e], ok_versions[key]) if e in row else Text("") for e in envs]
         table.add_row(
-            *(Text(printable(key[i])) for i in keep),
-            Text(printable(key[2]), style="bold" if divergent else ""),
-            Text(printable(key[3])),
+            *(Text(log_safe(key[i])) for i in keep),
+            Text(log_safe(key[2]), style="bold" if divergent else ""),
+            Text(log_safe(key[3])),
             *cols,
         )
     return table, " · ".join(constant)
@@ -223,7 +226,41 @@ def render(
         if context:
             console.print(Text(context, style="bold"))
         console.print(table)
-        for note in footnotes:
-            console.print(Text(note), overflow="fold")
+        if footnotes:
+            console.print(hanging(footnotes))
+    warned = warning_items(report)
+    if warned:
+        n, hosts = len(report.warnings), len({(w.env, w.host) for w in report.warnings})
+        console.print(Text(f"host warnings ({n} on {hosts} host{'s' if hosts != 1 else ''}):"))
+        console.print(hanging(warned))
     console.print(Text(summary_line(report), style="bold"))
     return rendered(console)
+
+
+def hanging(items: list[tuple[str, str]]) -> Table:
+    """``label text`` lines whose text wraps under itself, never back to column 0.
+
+    A wrapped footnote or warning then starts with spaces and stays readable; what protects
+    the CI log is ``log_safe`` (no command token in the text, wherever it wraps).
+    """
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, text in items:
+        grid.add_row(Text(label), Text(text))  # Text: a "[1]" label is not markup
+    return grid
+
+
+def warning_items(report: CheckReport) -> list[tuple[str, str]]:
+    """The host warnings block: ``- host (env): message``, a few per host, for a few hosts."""
+    items: list[tuple[str, str]] = []
+    groups = warnings_by_host(report.warnings)
+    for g in groups[:MAX_WARNING_HOSTS]:
+        where = f"{log_safe(g.host)} ({log_safe(g.env)})"
+        items += [("-", f"{where}: {log_safe(message)}") for message in g.messages]
+        if g.more:
+            items.append(("-", f"{where}: … and {g.more} more (--format json lists all)"))
+    if len(groups) > MAX_WARNING_HOSTS:
+        rest = len(groups) - MAX_WARNING_HOSTS
+        items.append(("-", f"… and {rest} more host{'s' if rest != 1 else ''} with warnings"))
+    return items

@@ -1,4 +1,7 @@
-"""``pinmgr check --show-waived``: every waiver with its status, so stale ones get noticed."""
+"""``pinmgr check --show-waived``: every waiver with its status, so stale ones get noticed.
+
+Lockfile text is shown through ``log_safe`` like host text: it reaches the same CI log.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import textwrap
 
 from pinmgr.diff.waivers import matches
 from pinmgr.model import CheckReport, FindingKind, Lockfile
-from pinmgr.reporters.text import printable
+from pinmgr.reporters.text import log_safe, neutralise
 
 
 def render(lock: Lockfile, report: CheckReport, today: dt.date, *, width: int | None = None) -> str:
@@ -29,7 +32,7 @@ def render(lock: Lockfile, report: CheckReport, today: dt.date, *, width: int | 
         else:
             state = f"unused (until {w.expires.isoformat()})"
         scope = " ".join(
-            f"{k}={v}"
+            f"{k}={log_safe(v)}"
             for k, v in (
                 ("eco", w.ecosystem.value if w.ecosystem else None),
                 ("env", w.env),
@@ -38,9 +41,9 @@ def render(lock: Lockfile, report: CheckReport, today: dt.date, *, width: int | 
             )
             if v
         )
-        where = f"{w.location}: " if w.location else ""
-        what = " ".join(part for part in (printable(w.package), scope) if part)
-        entry = f"{where}{what} - {state}: {printable(w.reason)}"
+        where = f"{log_safe(str(w.location))}: " if w.location else ""
+        what = " ".join(part for part in (log_safe(w.package), scope) if part)
+        entry = f"{where}{what} - {state}: {log_safe(w.reason)}"
         if width is None:
             lines.append(f"  {entry}")
         else:
@@ -54,4 +57,5 @@ def render(lock: Lockfile, report: CheckReport, today: dt.date, *, width: int | 
                     break_long_words=False,
                 )
             )
-    return "\n".join(lines) + "\n"
+    # Entries start with the lockfile position or the package: no token may start a line.
+    return neutralise("\n".join(lines) + "\n")

@@ -23,8 +23,8 @@ import xmlschema
 from pinmgr.diff.report import build
 from pinmgr.model import CheckReport, Ecosystem, Finding, FindingKind, Location
 from pinmgr.reporters import github, junit, markdown, sarif
-from pinmgr.reporters.text import printable
-from tests.unit.reporters.test_golden import OSC8, findings, hostile_report
+from pinmgr.reporters.text import log_safe, neutralise, printable
+from tests.unit.reporters.test_golden import HOSTILE_WARNING, OSC8, findings, hostile_report
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMAS = ROOT / "tests" / "data" / "schemas"
@@ -319,10 +319,13 @@ def test_markdown_renders_hostile_text_literally() -> None:
     parsed = _gfm(markdown.render(report))
     assert not {"a", "script", "b", "del", "s", "em", "img"} & set(parsed.tags)
     assert parsed.tags.count("strong") == 1  # our own "N hosts checked"
-    assert parsed.tags.count("table") == 3
+    assert parsed.tags.count("table") == 4
     # every row has as many cells as its table's header: no '|' split a cell
     widths = {len(r) for r in parsed.rows}
-    assert widths == {2, 9, 8}
+    assert widths == {2, 9, 8, 3}
+    # the page shows the exact (printable) warning: the backslashes that break CI tokens vanish
+    warned = [r for r in parsed.rows if len(r) == 3 and r[0] == "web2"]
+    assert warned == [["web2", "prod", printable(HOSTILE_WARNING)]]
     waived = next(r for r in parsed.rows if r[0] == "prod" and r[1] == "web1")
     f = next(f for f in report.findings if f.kind is FindingKind.WAIVED)
     assert waived[3] == "deb:" + f.package
@@ -401,10 +404,11 @@ def test_github_one_command_per_problem() -> None:
     report = hostile_report()
     lines = github.render(report).splitlines()
     expected = [f for f in report.findings if junit.outcome(f.kind)]
-    assert len(lines) == len(expected) == 16
+    assert len(expected) == 16
+    assert len(lines) == 16 + 3  # and one warning per host with warnings
     parsed = [_parse(line) for line in lines]
     cmds = [c for c, _, _ in parsed]
-    assert cmds == ["error"] * 14 + ["warning", "notice"]
+    assert cmds == ["error"] * 14 + ["warning"] * 4 + ["notice"]
     by_title = {p["title"]: (p, msg) for _, p, msg in parsed}
     props, _ = by_title["drift web1"]
     assert props["file"] == "pins/pinmgr.toml"
@@ -413,9 +417,10 @@ def test_github_one_command_per_problem() -> None:
     assert "file" not in host_props
     assert host_msg.startswith("web:8,x%y (staging, role app,db) could not be collected")
     _, forged = by_title["collect-error web12"]
-    assert forged == printable(
+    assert forged == log_safe(
         "web12 (staging, role app) could not be collected: collect-error: " + findings()[-1].reason
     )
+    assert "::warning" not in forged
 
 
 def test_github_escaping_round_trips() -> None:
@@ -426,8 +431,8 @@ def test_github_escaping_round_trips() -> None:
             continue
         assert "\n" not in line and "\r" not in line
         _, props, msg = _parse(line)
-        assert msg == junit.describe(f)
-        assert props["title"] == printable(f"{f.kind.value} {f.host}")
+        assert msg == neutralise(junit.describe(f))
+        assert props["title"] == log_safe(f"{f.kind.value} {f.host}")
         if f.location:
             assert (props["file"], props["line"], props["col"]) == (
                 f.location.file,

@@ -1,8 +1,9 @@
 """Golden files for every report format, from one fixed report covering every finding kind.
 
 Host-supplied text in the report is hostile on purpose (OSC 8 links, rich ``[markup]``,
-``|``, ``<``, ``%``, CR/LF followed by a forged workflow command): a golden diff shows at once
-if any format starts passing such text through.
+``|``, ``<``, ``%``, CR/LF followed by a forged workflow command, a host warning trying every
+CI runner's commands): a golden diff shows at once if any format starts passing such text
+through. The report has host warnings too (one host with more than a table shows).
 
 Regenerate after an intended change with ``PINMGR_UPDATE_GOLDEN=1 .venv/bin/pytest
 tests/unit/reporters/test_golden.py`` and review the diff of tests/golden/.
@@ -10,8 +11,9 @@ tests/unit/reporters/test_golden.py`` and review the diff of tests/golden/.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from pinmgr.model import (
     Ecosystem,
     Finding,
     FindingKind,
+    HostWarning,
     Location,
 )
 from pinmgr.reporters import github, json, junit, markdown, sarif, table
@@ -32,6 +35,11 @@ LOCK = "pins/pinmgr.toml"
 
 OSC8 = "evil\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\"
 FORGED = "output over 67108864 bytes\r\n::warning file=x::forged ~~s~~ $x^2$ *em* _u_"
+# Host output that tries every CI runner's commands, line breaks and markup at once.
+HOSTILE_WARNING = (
+    "::error file=x::forged\r\n##vso[task.setvariable variable=x]1\x0bsection_start:1:s"
+    "\x1b[0K \u2028  ::stop-commands::t ##[group]g ##teamcity[x] [red]r[/red] %0A <b>&</b>"
+)
 
 
 def _loc(line: int, col: int = 1) -> Location:
@@ -85,14 +93,29 @@ def findings() -> list[Finding]:
     ]  # fmt: skip
 
 
+def warnings() -> list[HostWarning]:
+    """Host warnings in host order: a plain one, a hostile one, and one host with too many."""
+    return [
+        HostWarning("web1", "prod", "pip: unparsed line 'requests 2.28.1 extra'"),
+        HostWarning("web2", "prod", HOSTILE_WARNING),
+        *(HostWarning("web11", "staging", f"dpkg: unexpected line {i}") for i in range(1, 8)),
+    ]
+
+
+def with_warnings(report: CheckReport, found: Sequence[HostWarning]) -> CheckReport:
+    # build() gains a warnings argument on another branch; replace() works either way.
+    return dataclasses.replace(report, warnings=tuple(found))
+
+
 def hostile_report() -> CheckReport:
-    return build(
+    report = build(
         findings(),
         hosts_total=11,
         hosts_collected=4,
         lockfile=LOCK,
         environments=("prod", "staging"),
     )
+    return with_warnings(report, warnings())
 
 
 FORMATS: dict[str, Callable[[CheckReport], str]] = {
@@ -127,6 +150,7 @@ def test_deterministic_and_order_independent(name: str) -> None:
         lockfile=LOCK,
         environments=("prod", "staging"),
     )
+    shuffled = with_warnings(shuffled, warnings())
     assert FORMATS[name](shuffled) == first
     assert FORMATS[name](hostile_report()) == first
 
