@@ -31,34 +31,50 @@ _LOCAL_CONNECTIONS = frozenset(("local",))
 _SSH_CONNECTIONS = frozenset(("ssh", "paramiko", "smart", "ansible.builtin.ssh", "paramiko_ssh"))
 
 
+class _NoJump(Exception):
+    """The first proxy option is a ProxyCommand that is not ``ssh -W``: no jump, stop looking."""
+
+
 def proxy_jump_from_args(args: str) -> str | None:
-    """The ProxyJump in ssh arguments: ``-J x``, ``-Jx``, ``-o ProxyJump=x``, ``-oProxyJump x``."""
+    """The ProxyJump in ssh arguments: ``-J x``, ``-Jx``, ``-o ProxyJump=x``, ``-oProxyJump x``.
+
+    As ssh itself, the first proxy option wins (ProxyJump and ProxyCommand exclude each other);
+    a ``ProxyCommand="ssh -W %h:%p HOST"`` counts as a jump through HOST.
+    """
+    try:
+        return _first_jump(args)
+    except _NoJump:
+        return None
+
+
+def _first_jump(args: str) -> str | None:
     try:
         words = shlex.split(args)
     except ValueError:
         return None
-    found: str | None = None
     i = 0
     while i < len(words):
         word = words[i]
         option: str | None = None
         if word == "-J" and i + 1 < len(words):
-            found, i = words[i + 1], i + 2
-            continue
+            return words[i + 1]
         if word.startswith("-J") and len(word) > 2:
-            found = word[2:]
-        elif word == "-o" and i + 1 < len(words):
+            return word[2:]
+        if word == "-o" and i + 1 < len(words):
             option, i = words[i + 1], i + 1
         elif word.startswith("-o") and len(word) > 2:
             option = word[2:]
         if option is not None:
             key, _, value = option.replace("=", " ", 1).partition(" ")
             if key.strip().lower() == "proxyjump" and value.strip():
-                found = value.strip()
-            elif key.strip().lower() == "proxycommand":
-                found = _jump_from_proxy_command(value.strip()) or found
+                return value.strip()
+            if key.strip().lower() == "proxycommand":
+                jump = _jump_from_proxy_command(value.strip())
+                if jump is None:
+                    raise _NoJump
+                return jump
         i += 1
-    return found
+    return None
 
 
 _SSH_OPTS_WITH_ARG = frozenset("BbcDEeFIiJLlmOopQRSWw")
@@ -165,7 +181,11 @@ class _HostProblems:
 
 
 def _first_var(hostvars: Mapping[str, Any], *names: str) -> tuple[str, Any]:
-    """(name, value) of the first variable set among ``names``; (names[0], None) if none is."""
+    """(name, value) of the first variable set among ``names``; (names[0], None) if none is.
+
+    Callers list names as Ansible's ssh plugin reads them, last first: when a host has both
+    ``ansible_user`` and ``ansible_ssh_user``, Ansible connects as ``ansible_ssh_user``.
+    """
     for name in names:
         if hostvars.get(name) not in (None, ""):
             return name, hostvars[name]
@@ -246,9 +266,9 @@ def _place(
     address = user = key = jump = None
     port: int | None = None
     if not local:
-        address = found.text(*_first_var(hostvars, "ansible_host", "ansible_ssh_host"))
-        user = found.text(*_first_var(hostvars, "ansible_user", "ansible_ssh_user"))
-        port_var, raw_port = _first_var(hostvars, "ansible_port", "ansible_ssh_port")
+        address = found.text(*_first_var(hostvars, "ansible_ssh_host", "ansible_host"))
+        user = found.text(*_first_var(hostvars, "ansible_ssh_user", "ansible_user"))
+        port_var, raw_port = _first_var(hostvars, "ansible_ssh_port", "ansible_port")
         port = _port(raw_port, port_var, found)
         key = found.text(
             *_first_var(hostvars, "ansible_ssh_private_key_file", "ansible_private_key_file")
@@ -258,11 +278,12 @@ def _place(
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
             key = str(path)
-        for var in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
-            if isinstance(hostvars.get(var), str):
-                jump = proxy_jump_from_args(hostvars[var]) or jump
-                if jump is not None and _template(jump):
-                    found.text(var, jump)
+        # Ansible passes common args before extra args, and ssh keeps the first proxy option.
+        args = [hostvars.get(v) for v in ("ansible_ssh_common_args", "ansible_ssh_extra_args")]
+        jump = proxy_jump_from_args(" ".join(a for a in args if isinstance(a, str)))
+        if jump is not None and _template(jump):
+            found.text("ansible_ssh_common_args", jump)
+            jump = None
     pip = _roles_var(hostvars["pinmgr_pip"]) if "pinmgr_pip" in hostvars else ()
     if pip is None:
         found.add("pinmgr_pip must be a list or a comma-separated string", "pinmgr_pip")
