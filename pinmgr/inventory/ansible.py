@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pinmgr.errors import InventoryError
-from pinmgr.inventory.ansible_lines import host_location, var_location
+from pinmgr.inventory.ansible_lines import host_index, var_location
 from pinmgr.inventory.result import SourceResult
 from pinmgr.model import Host, Location, SourceProblem, TransportKind
 
@@ -351,11 +351,18 @@ def parse_list(
 
 
 def locator(inventory: str) -> Locator:
-    """Where a host of ``inventory`` (or its variable, in host_vars/) was written."""
+    """Where a host of ``inventory`` (or its variable, in host_vars/) was written.
+
+    The static files are scanned once, on the first host that needs locating.
+    """
+    index: dict[str, Location] | None = None
 
     def locate(host: str, var: str | None) -> Location | None:
+        nonlocal index
         found = var_location(inventory, host, var) if var is not None else None
-        return found or host_location(inventory, host)
+        if found is None and index is None:
+            index = host_index(inventory)
+        return found or (index or {}).get(host)
 
     return locate
 

@@ -138,10 +138,14 @@ def _yaml_hosts(lines: list[str]) -> Iterator[tuple[int, int, str]]:
             hosts_indent, child_indent = key_indent, None
 
 
-def host_location(inventory: str, host: str) -> Location | None:
-    """The first line of ``inventory`` (a file or directory) that declares ``host``."""
+def host_index(inventory: str) -> dict[str, Location]:
+    """Every host name the static files of ``inventory`` declare -> its first declaring line.
+
+    Built once per source (ranges expanded once), so locating many hosts stays linear.
+    """
+    index: dict[str, Location] = {}
     if "," in inventory:
-        return None
+        return index
     for path in _files(Path(inventory)):
         lines = _read(path)
         if lines is None:
@@ -149,9 +153,14 @@ def host_location(inventory: str, host: str) -> Location | None:
         is_yaml = path.suffix in (".yml", ".yaml") or (lines and lines[0].startswith("---"))
         found = _yaml_hosts(lines) if is_yaml else _ini_hosts(lines)
         for number, col, pattern in found:
-            if pattern == host or ("[" in pattern and host in expand(pattern)):
-                return Location(str(path), number, col)
-    return None
+            for name in expand(pattern) if "[" in pattern else (pattern,):
+                index.setdefault(name, Location(str(path), number, col))
+    return index
+
+
+def host_location(inventory: str, host: str) -> Location | None:
+    """The first line of ``inventory`` (a file or directory) that declares ``host``."""
+    return host_index(inventory).get(host)
 
 
 def var_location(inventory: str, host: str, var: str) -> Location | None:
