@@ -72,10 +72,12 @@ class CheckOptions:
     # Reach every SSH host with this transport (ssh: paramiko, openssh: the ssh binary),
     # whatever the inventory says; None keeps each host's own. Local hosts stay local.
     transport: TransportKind | None = None
-    # A host an inventory source cannot place is left out and passed here (the CLI warns);
-    # with ``strict`` every such host is an error instead (CI).
+    # A host an inventory source cannot place is passed here; with ``strict`` it is then an
+    # error, else it is left out and the others are checked (the CLI warns, and passes
+    # strict=False unless --strict). Strict by default so a library caller never loses a
+    # host without being told.
     on_inventory_problem: Callable[[SourceProblem], None] | None = None
-    strict: bool = False
+    strict: bool = True
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
