@@ -31,23 +31,12 @@ _LOCAL_CONNECTIONS = frozenset(("local",))
 _SSH_CONNECTIONS = frozenset(("ssh", "paramiko", "smart", "ansible.builtin.ssh", "paramiko_ssh"))
 
 
-class _NoJump(Exception):
-    """The first proxy option is a ProxyCommand that is not ``ssh -W``: no jump, stop looking."""
-
-
 def proxy_jump_from_args(args: str) -> str | None:
     """The ProxyJump in ssh arguments: ``-J x``, ``-Jx``, ``-o ProxyJump=x``, ``-oProxyJump x``.
 
     As ssh itself, the first proxy option wins (ProxyJump and ProxyCommand exclude each other);
-    a ``ProxyCommand="ssh -W %h:%p HOST"`` counts as a jump through HOST.
+    a ``ProxyCommand="ssh -W %h:%p HOST"`` counts as a jump through HOST, any other none.
     """
-    try:
-        return _first_jump(args)
-    except _NoJump:
-        return None
-
-
-def _first_jump(args: str) -> str | None:
     try:
         words = shlex.split(args)
     except ValueError:
@@ -69,10 +58,7 @@ def _first_jump(args: str) -> str | None:
             if key.strip().lower() == "proxyjump" and value.strip():
                 return value.strip()
             if key.strip().lower() == "proxycommand":
-                jump = _jump_from_proxy_command(value.strip())
-                if jump is None:
-                    raise _NoJump
-                return jump
+                return _jump_from_proxy_command(value.strip())
         i += 1
     return None
 

@@ -50,6 +50,10 @@ def _by_name(result: SourceResult) -> dict[str, Host]:
         ("-o 'ProxyCommand=/usr/bin/ssh -W [%h]:%p -i k jump@b2'", "jump@b2"),
         ("-o ProxyCommand='nc -X connect -x proxy:3128 %h %p'", None),
         ("-o 'unbalanced", None),
+        # As ssh -G says: the first proxy option wins.
+        ("-J first -o ProxyJump=second", "first"),
+        ("-o ProxyJump=first -o ProxyJump=second", "first"),
+        ("-o ProxyCommand='nc %h %p' -o ProxyJump=later", None),
         ("", None),
     ],
 )
