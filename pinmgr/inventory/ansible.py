@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from pinmgr.errors import InventoryError
-from pinmgr.inventory.ansible_lines import host_index, var_location
+from pinmgr.inventory.ansible_lines import (
+    group_var_location,
+    host_index,
+    sets_inline,
+    var_location,
+)
 from pinmgr.inventory.result import SourceResult
 from pinmgr.model import Host, Location, SourceProblem, TransportKind
 
@@ -129,8 +134,8 @@ def _memberships(data: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-Locator = Callable[[str, str | None], Location | None]
-"""(host, variable or None) -> where it was written, if the source can tell."""
+Locator = Callable[[str, str | None, Sequence[str]], Location | None]
+"""(host, variable or None, the host's groups nearest first) -> where it was written, if known."""
 
 _TEMPLATE_MARKS = ("{{", "{%")
 
@@ -330,25 +335,34 @@ def parse_list(
             continue
         where = None
         if locate is not None:
-            where = locate(name, found.reasons[0][1]) if found.reasons else None
+            where = locate(name, found.reasons[0][1], groups) if found.reasons else None
         reasons = "; ".join(message for message, _ in found.reasons) or "cannot be placed"
         problems.append(SourceProblem(name, f"ansible host {name!r}: {reasons}", where or source))
     return SourceResult(tuple(hosts), tuple(problems))
 
 
 def locator(inventory: str) -> Locator:
-    """Where a host of ``inventory`` (or its variable, in host_vars/) was written.
+    """Where a host of ``inventory``, or the variable that is wrong, was written.
 
-    The static files are scanned once, on the first host that needs locating.
+    A variable: its line in host_vars/HOST, else the host's own INI line if it is set there,
+    else in group_vars/GROUP or ``[GROUP:vars]`` of the nearest group setting it; otherwise,
+    and for problems about no variable, the line declaring the host. The static files are
+    indexed once, on the first host that needs it.
     """
     index: dict[str, Location] | None = None
 
-    def locate(host: str, var: str | None) -> Location | None:
+    def locate(host: str, var: str | None, groups: Sequence[str]) -> Location | None:
         nonlocal index
-        found = var_location(inventory, host, var) if var is not None else None
-        if found is None and index is None:
+        if var is not None:
+            found = var_location(inventory, host, var)
+            if found is not None:
+                return found
+        if index is None:
             index = host_index(inventory)
-        return found or (index or {}).get(host)
+        line = index.get(host)
+        if var is None or (line is not None and sets_inline(line, var)):
+            return line
+        return group_var_location(inventory, groups, var) or line
 
     return locate
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pinmgr.model import Location
@@ -163,21 +163,64 @@ def host_location(inventory: str, host: str) -> Location | None:
     return host_index(inventory).get(host)
 
 
-def var_location(inventory: str, host: str, var: str) -> Location | None:
-    """The line setting ``var`` in ``host_vars/HOST`` beside the inventory (file or dir)."""
-    if "," in inventory:
-        return None
-    base = Path(inventory)
-    base = base if base.is_dir() else base.parent
-    host_vars = base / "host_vars"
-    candidates = [host_vars / f"{host}{ext}" for ext in ("", ".yml", ".yaml", ".json")]
-    if (host_vars / host).is_dir():
-        candidates = sorted((host_vars / host).iterdir())
-    key_re = re.compile(rf"^\s*['\"]?{re.escape(var)}['\"]?\s*[:=]")
-    for path in candidates:
+def _vars_files(directory: Path, name: str) -> list[Path]:
+    """``host_vars/NAME`` / ``group_vars/NAME`` as Ansible finds them: a file or a directory."""
+    if (directory / name).is_dir():
+        return sorted(p for p in (directory / name).iterdir() if p.is_file())
+    return [directory / f"{name}{ext}" for ext in ("", ".yml", ".yaml", ".json")]
+
+
+def _key_re(var: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*['\"]?{re.escape(var)}['\"]?\s*[:=]")
+
+
+def _line_setting(paths: list[Path], var: str) -> Location | None:
+    key_re = _key_re(var)
+    for path in paths:
         if not path.is_file():
             continue
         for number, line in enumerate(_read(path) or [], start=1):
             if key_re.match(line):
                 return Location(str(path), number, len(line) - len(line.lstrip()) + 1)
+    return None
+
+
+def _base(inventory: str) -> Path:
+    path = Path(inventory)
+    return path if path.is_dir() else path.parent
+
+
+def var_location(inventory: str, host: str, var: str) -> Location | None:
+    """The line setting ``var`` in ``host_vars/HOST`` beside the inventory (file or dir)."""
+    if "," in inventory:
+        return None
+    return _line_setting(_vars_files(_base(inventory) / "host_vars", host), var)
+
+
+def sets_inline(location: Location, var: str) -> bool:
+    """Whether the INI host line at ``location`` sets ``var`` itself (``host var=value``)."""
+    lines = _read(Path(location.file)) or []
+    if not 0 < location.line <= len(lines):
+        return False
+    return any(word.startswith(f"{var}=") for word in lines[location.line - 1].split()[1:])
+
+
+def group_var_location(inventory: str, groups: Sequence[str], var: str) -> Location | None:
+    """Where the nearest of ``groups`` sets ``var``: group_vars/GROUP, else ``[GROUP:vars]``."""
+    if "," in inventory:
+        return None
+    files = [(path, _read(path)) for path in _files(Path(inventory))]
+    key_re = _key_re(var)
+    for group in groups:
+        found = _line_setting(_vars_files(_base(inventory) / "group_vars", group), var)
+        if found is not None:
+            return found
+        for path, lines in files:
+            in_section = False
+            for number, raw in enumerate(lines or [], start=1):
+                line = raw.strip()
+                if line.startswith("[") and line.endswith("]"):
+                    in_section = line == f"[{group}:vars]"
+                elif in_section and key_re.match(raw):
+                    return Location(str(path), number, len(raw) - len(raw.lstrip()) + 1)
     return None

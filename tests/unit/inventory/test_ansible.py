@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,14 +177,17 @@ def test_problems_located_by_the_locator_with_the_variable_they_are_about() -> N
         staging={"hosts": ["r"]},
         production={"hosts": ["r"]},
     )
-    asked: list[tuple[str, str | None]] = []
+    asked: list[tuple[str, str | None, tuple[str, ...]]] = []
 
-    def locate(host: str, var: str | None) -> Location | None:
-        asked.append((host, var))
+    def locate(host: str, var: str | None, groups: Sequence[str]) -> Location | None:
+        asked.append((host, var, tuple(groups)))
         return Location("hosts.ini", 7) if host == "p" else None
 
     result = ansible.parse_list(data, source=WHERE, locate=locate)
-    assert asked == [("p", "ansible_port"), ("r", None)]
+    assert asked == [
+        ("p", "ansible_port", ("web", "all")),
+        ("r", None, ("web", "all", "staging", "production")),
+    ]
     assert [(p.host, p.location) for p in result.problems] == [
         ("p", Location("hosts.ini", 7)),
         ("r", WHERE),  # the locator did not know: the [[sources]] entry
@@ -248,3 +252,35 @@ def test_missing_binary(tmp_path: Path) -> None:
 def test_non_json_output(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="printed no JSON"):
         ansible.run(str(HOSTS_INI), source=WHERE, executable="/bin/echo")
+
+
+@needs_ansible
+def test_a_bad_variable_is_located_where_it_is_set(tmp_path: Path) -> None:
+    """host_vars/ file, own line, group_vars/ file, [group:vars]: where Ansible took it from."""
+    ini = tmp_path / "hosts.ini"
+    ini.write_text(
+        "[web]\n"  # 1
+        "w1\n"  # 2: ansible_port from [web:vars]
+        "w2 ansible_port=inline\n"  # 3: its own value wins over the group's
+        "w3\n"  # 4: host_vars/w3.yml
+        "[db]\n"  # 5
+        "d1\n"  # 6: group_vars/db.yml
+        "[web:vars]\n"  # 7
+        "ansible_port=fromgroup\n"  # 8
+        "[production:children]\nweb\ndb\n"
+    )
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "w3.yml").write_text("---\nansible_user: x\nansible_port: hv\n")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "db.yml").write_text("---\n# the db port\nansible_port: gv\n")
+    result = ansible.load(str(ini), source=WHERE)
+    assert result.hosts == ()
+    where = {
+        p.host: (Path(p.location.file).name, p.location.line) for p in result.problems if p.location
+    }
+    assert where == {
+        "w1": ("hosts.ini", 8),
+        "w2": ("hosts.ini", 3),
+        "w3": ("w3.yml", 3),
+        "d1": ("db.yml", 3),
+    }

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from pinmgr.inventory.ansible_lines import expand, host_location, var_location
+from pinmgr.inventory.ansible_lines import (
+    expand,
+    group_var_location,
+    host_location,
+    sets_inline,
+    var_location,
+)
 from pinmgr.model import Location
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "ansible"
@@ -81,3 +87,30 @@ def test_var_location_in_host_vars_file_and_directory() -> None:
     )
     assert var_location(ini_inv, "db-c.example.com", "ansible_port") is None
     assert var_location(ini_inv, "www01.example.com", "ansible_port") is None
+
+
+def test_group_var_location_nearest_group_first() -> None:
+    ini_inv = str(DATA / "fleet-ini" / "hosts.ini")
+    key = "ansible_ssh_private_key_file"
+    # [webservers:vars] in the INI file itself.
+    assert group_var_location(ini_inv, ["webservers", "production", "all"], key) == Location(
+        ini_inv, 12, 1
+    )
+    # group_vars/dbservers.yml beside it.
+    assert group_var_location(ini_inv, ["dbservers", "production", "all"], key) == Location(
+        str(DATA / "fleet-ini" / "group_vars" / "dbservers.yml"), 2, 1
+    )
+    # group_vars/ inside a directory inventory, for the implicit group "all".
+    dir_inv = str(DATA / "dir-inventory" / "inventory")
+    assert group_var_location(dir_inv, ["app", "production", "all"], "ansible_user") == Location(
+        str(DATA / "dir-inventory" / "inventory" / "group_vars" / "all.yml"), 2, 1
+    )
+    assert group_var_location(ini_inv, ["legacy", "staging", "all"], key) is None
+
+
+def test_sets_inline_only_for_the_hosts_own_assignment() -> None:
+    ini_inv = DATA / "fleet-ini" / "hosts.ini"
+    foo = Location(str(ini_inv), 7, 1)  # foo.example.com:2222 ansible_user=deploy
+    assert sets_inline(foo, "ansible_user")
+    assert not sets_inline(foo, "ansible_port")
+    assert not sets_inline(Location(str(ini_inv), 999, 1), "ansible_user")
