@@ -21,6 +21,8 @@ from pinmgr.errors import InventoryError
 from pinmgr.inventory.ansible_lines import (
     group_var_location,
     host_index,
+    hosts_with_vars,
+    read_lines,
     sets_inline,
     var_location,
 )
@@ -347,22 +349,34 @@ def locator(inventory: str) -> Locator:
     A variable: its line in host_vars/HOST, else the host's own INI line if it is set there,
     else in group_vars/GROUP or ``[GROUP:vars]`` of the nearest group setting it; otherwise,
     and for problems about no variable, the line declaring the host. The static files are
-    indexed once, on the first host that needs it.
+    read and indexed once, and a group variable looked up once, however many hosts it breaks.
     """
     index: dict[str, Location] | None = None
+    with_vars: frozenset[str] | None = None
+    lines: dict[str, list[str]] = {}
+    by_groups: dict[tuple[tuple[str, ...], str], Location | None] = {}
 
     def locate(host: str, var: str | None, groups: Sequence[str]) -> Location | None:
-        nonlocal index
-        if var is not None:
+        nonlocal index, with_vars
+        if index is None or with_vars is None:
+            index, with_vars = host_index(inventory), hosts_with_vars(inventory)
+        if var is not None and host in with_vars:
             found = var_location(inventory, host, var)
             if found is not None:
                 return found
-        if index is None:
-            index = host_index(inventory)
         line = index.get(host)
-        if var is None or (line is not None and sets_inline(line, var)):
+        if var is None:
             return line
-        return group_var_location(inventory, groups, var) or line
+        if line is not None:
+            if line.file not in lines:
+                lines[line.file] = read_lines(line.file)
+            text = lines[line.file]
+            if 0 < line.line <= len(text) and sets_inline(text[line.line - 1], var):
+                return line
+        key = (tuple(groups), var)
+        if key not in by_groups:
+            by_groups[key] = group_var_location(inventory, groups, var)
+        return by_groups[key] or line
 
     return locate
 

@@ -190,6 +190,22 @@ def _base(inventory: str) -> Path:
     return path if path.is_dir() else path.parent
 
 
+def hosts_with_vars(inventory: str) -> frozenset[str]:
+    """Hosts that have a ``host_vars/`` entry beside the inventory (one directory listing)."""
+    if "," in inventory:
+        return frozenset()
+    try:
+        names = [p.name for p in (_base(inventory) / "host_vars").iterdir()]
+    except OSError:
+        return frozenset()
+    out = set(names)
+    for name in names:
+        for ext in (".yml", ".yaml", ".json"):
+            if name.endswith(ext):
+                out.add(name[: -len(ext)])
+    return frozenset(out)
+
+
 def var_location(inventory: str, host: str, var: str) -> Location | None:
     """The line setting ``var`` in ``host_vars/HOST`` beside the inventory (file or dir)."""
     if "," in inventory:
@@ -197,12 +213,14 @@ def var_location(inventory: str, host: str, var: str) -> Location | None:
     return _line_setting(_vars_files(_base(inventory) / "host_vars", host), var)
 
 
-def sets_inline(location: Location, var: str) -> bool:
-    """Whether the INI host line at ``location`` sets ``var`` itself (``host var=value``)."""
-    lines = _read(Path(location.file)) or []
-    if not 0 < location.line <= len(lines):
-        return False
-    return any(word.startswith(f"{var}=") for word in lines[location.line - 1].split()[1:])
+def read_lines(path: str) -> list[str]:
+    """The lines of a static inventory file; [] for a script, a binary or an unreadable file."""
+    return _read(Path(path)) or []
+
+
+def sets_inline(line: str, var: str) -> bool:
+    """Whether an INI host line sets ``var`` itself (``host var=value``)."""
+    return any(word.startswith(f"{var}=") for word in line.split()[1:])
 
 
 def group_var_location(inventory: str, groups: Sequence[str], var: str) -> Location | None:

@@ -8,6 +8,8 @@ from pinmgr.inventory.ansible_lines import (
     expand,
     group_var_location,
     host_location,
+    hosts_with_vars,
+    read_lines,
     sets_inline,
     var_location,
 )
@@ -109,8 +111,18 @@ def test_group_var_location_nearest_group_first() -> None:
 
 
 def test_sets_inline_only_for_the_hosts_own_assignment() -> None:
-    ini_inv = DATA / "fleet-ini" / "hosts.ini"
-    foo = Location(str(ini_inv), 7, 1)  # foo.example.com:2222 ansible_user=deploy
-    assert sets_inline(foo, "ansible_user")
-    assert not sets_inline(foo, "ansible_port")
-    assert not sets_inline(Location(str(ini_inv), 999, 1), "ansible_user")
+    line = read_lines(str(DATA / "fleet-ini" / "hosts.ini"))[6]
+    assert line == "foo.example.com:2222 ansible_user=deploy"
+    assert sets_inline(line, "ansible_user")
+    assert not sets_inline(line, "ansible_port")
+    assert not sets_inline("ansible_user=x", "ansible_user")  # the name, not a variable
+    assert read_lines(str(DATA / "script" / "inventory.py")) == []
+
+
+def test_hosts_with_vars_lists_files_and_directories() -> None:
+    assert hosts_with_vars(str(DATA / "fleet-ini" / "hosts.ini")) >= {
+        "www07.example.com",
+        "db-c.example.com",
+    }
+    assert hosts_with_vars(str(DATA / "docs" / "hosts.ini")) == frozenset()
+    assert hosts_with_vars("a,b,") == frozenset()
