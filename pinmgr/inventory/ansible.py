@@ -3,6 +3,8 @@
 Ansible itself evaluates the inventory (plugins, group_vars, scripts), so pinmgr sees exactly the
 hosts and variables a playbook would. ``parse_list`` is pure (tested on captured JSON); ``run``
 is a thin runner. How groups become environments and roles is documented in docs/inventory.md.
+A host that cannot be placed is left out as a ``SourceProblem`` (the others still load),
+located by ``ansible_lines`` in the static files where they tell.
 """
 
 from __future__ import annotations
