@@ -24,12 +24,14 @@ from pinmgr.errors import (
     EXIT_HOSTS,
     EXIT_OK,
     HostCollectError,
+    InventoryError,
     LockfileError,
     PinmgrError,
     ProblemsError,
     UsageError,
 )
-from pinmgr.inventory import load_inventory, select
+from pinmgr.inventory import LoadedInventory, load_with_problems, select
+from pinmgr.inventory.result import problems_error
 from pinmgr.lockfile.load import load as load_lockfile
 from pinmgr.model import (
     CheckReport,
@@ -39,6 +41,7 @@ from pinmgr.model import (
     HostSnapshot,
     Inventory,
     Lockfile,
+    SourceProblem,
     TransportKind,
 )
 
@@ -69,6 +72,12 @@ class CheckOptions:
     # Reach every SSH host with this transport (ssh: paramiko, openssh: the ssh binary),
     # whatever the inventory says; None keeps each host's own. Local hosts stay local.
     transport: TransportKind | None = None
+    # A host an inventory source cannot place is passed here; with ``strict`` it is then an
+    # error, else it is left out and the others are checked (the CLI warns, and passes
+    # strict=False unless --strict). Strict by default so a library caller never loses a
+    # host without being told.
+    on_inventory_problem: Callable[[SourceProblem], None] | None = None
+    strict: bool = True
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
@@ -89,19 +98,51 @@ def read_lockfile(path: str | Path) -> Lockfile:
     return load_lockfile(p)
 
 
-def read_inventory(path: str | Path | None, options: CheckOptions = CheckOptions()) -> Inventory:
+def read_inventory_with_problems(
+    path: str | Path | None, options: CheckOptions = CheckOptions()
+) -> LoadedInventory:
+    """The inventory and the hosts its sources left out (each with why); never strict."""
     p = Path(path) if path is not None else None
     if p is not None and not p.exists() and p != DEFAULT_INVENTORY:
         raise UsageError(f"{p}: no such inventory file")
-    return load_inventory(
+    return load_with_problems(
         p if p is not None and p.exists() else None,
         default_roles=options.default_roles,
         ssh_config=options.ssh_config,
     )
 
 
-def validate(lockfile_path: str | Path, inventory_path: str | Path | None) -> list[PinmgrError]:
-    """Every problem in the lockfile and inventory, not just the first."""
+def read_inventory(path: str | Path | None, options: CheckOptions = CheckOptions()) -> Inventory:
+    """The inventory; each host left out goes to ``options.on_inventory_problem``.
+
+    With ``options.strict`` any host left out raises ``InventoryError`` (every one in
+    ``.problems``) after all were passed on, so the caller has shown each of them.
+    """
+    loaded = read_inventory_with_problems(path, options)
+    for problem in loaded.problems:
+        if options.on_inventory_problem is not None:
+            options.on_inventory_problem(problem)
+    if options.strict and loaded.problems:
+        n = len(loaded.problems)
+        each = problems_error(loaded.problems).problems
+        raise InventoryError(
+            f"{n} inventory host{'s' if n != 1 else ''} left out (an error with --strict)",
+            None,
+            each,
+        )
+    return loaded.inventory
+
+
+def validate(
+    lockfile_path: str | Path,
+    inventory_path: str | Path | None,
+    options: CheckOptions = CheckOptions(),
+) -> list[PinmgrError]:
+    """Every problem in the lockfile and inventory, not just the first.
+
+    Hosts an inventory source left out go to ``options.on_inventory_problem`` (warnings),
+    or, with ``options.strict``, are problems too.
+    """
     problems: list[PinmgrError] = []
     lock: Lockfile | None = None
     try:
@@ -109,14 +150,19 @@ def validate(lockfile_path: str | Path, inventory_path: str | Path | None) -> li
     except LockfileError as exc:
         problems.extend(exc.problems)
     try:
-        inventory = read_inventory(inventory_path)
+        loaded = read_inventory_with_problems(inventory_path, options)
     except ProblemsError as exc:
         problems.extend(exc.problems)
     except PinmgrError as exc:
         problems.append(exc)
     else:
+        if options.strict and loaded.problems:
+            problems.extend(problems_error(loaded.problems).problems)
+        elif options.on_inventory_problem is not None:
+            for problem in loaded.problems:
+                options.on_inventory_problem(problem)
         if lock is not None:
-            problems.extend(_unknown_roles(lock, inventory))
+            problems.extend(_unknown_roles(lock, loaded.inventory))
     return problems
 
 

@@ -323,3 +323,20 @@ class CheckReport:
     def failed_hosts(self) -> tuple[str, ...]:
         """Hosts that could not be collected, sorted."""
         return tuple(sorted({f.host for f in self.findings if f.kind.is_host_failure}))
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """A host an inventory source names but pinmgr cannot place: left out, the others still load.
+
+    ``message`` is the whole sentence and names the host (``ansible host 'x': in no role
+    group; ...``); ``host`` is the bare name for programs; ``location`` is where the host (or
+    the bad value) was written when the source can tell, else the ``[[sources]]`` entry.
+    """
+
+    host: str
+    message: str
+    location: Location | None = None
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message

@@ -16,7 +16,10 @@ from pinmgr.errors import EXIT_USAGE, PinmgrError, WriteError
 from pinmgr.model import CheckReport, Ecosystem
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pinmgr.api import CheckOptions
+    from pinmgr.model import SourceProblem
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 clean; 1 drift found; 2 usage or configuration error; "
@@ -119,6 +122,14 @@ TransportOpt = Annotated[
         "certificates, Match, ControlMaster).",
     ),
 ]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Make inventory hosts that cannot be placed (no role group, a bad ansible_port, "
+        "...) an error, exit 2, instead of a warning on stderr that leaves them out. For CI.",
+    ),
+]
 
 DEFAULT_JOBS = 64  # as collectors.pool.DEFAULT_JOBS (not imported: --help stays light)
 DEFAULT_LOCKFILE = Path("pins/pinmgr.toml")
@@ -183,6 +194,18 @@ def _ask_passphrase(path: str) -> str | None:
         return None
 
 
+def inventory_problem_printer(*, strict: bool) -> Callable[[SourceProblem], None]:
+    """One stderr line per inventory host left out: a warning, or an error under --strict."""
+    from pinmgr.collectors.parsers import escape_text
+
+    label = "error" if strict else "warning"
+
+    def show(problem: SourceProblem) -> None:
+        sys.stderr.write(f"pinmgr: {label}: {escape_text(str(problem), 1000)}; host left out\n")
+
+    return show
+
+
 def _collect_options(
     *,
     env: list[str] | None,
@@ -196,6 +219,7 @@ def _collect_options(
     unpinned: bool = False,
     installable: bool = False,
     transport: str | None = None,
+    strict: bool = False,
 ) -> CheckOptions:
     from pinmgr import api
     from pinmgr.model import TransportKind
@@ -221,6 +245,8 @@ def _collect_options(
         ssh_config=str(ssh_config) if ssh_config else None,
         installable=installable,
         transport=kind,
+        strict=strict,
+        on_inventory_problem=inventory_problem_printer(strict=strict),
     )
 
 
@@ -286,6 +312,7 @@ def check(
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
     transport: TransportOpt = None,
+    strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Check hosts against the lockfile: ok / drift / missing per pinned package.
@@ -326,6 +353,7 @@ def check(
         unpinned=unpinned,
         installable=installable,
         transport=transport,
+        strict=strict,
     )
     report = run_check(lockfile, inventory, options, quiet=quiet)
     for out_fmt, path in outputs:
@@ -347,11 +375,19 @@ def check(
 def validate(
     lockfile: LockfileOpt = DEFAULT_LOCKFILE,
     inventory: InventoryOpt = DEFAULT_INVENTORY,
+    strict: StrictOpt = False,
 ) -> None:
-    """Check the lockfile and inventory for mistakes; list all of them as file:line:col."""
+    """Check the lockfile and inventory for mistakes; list all of them as file:line:col.
+
+    A host an inventory source cannot place is a warning (exit 0: check leaves it out), or
+    with --strict an error (exit 2).
+    """
     from pinmgr import api
 
-    problems = api.validate(lockfile, inventory)
+    options = api.CheckOptions(
+        strict=strict, on_inventory_problem=inventory_problem_printer(strict=False)
+    )
+    problems = api.validate(lockfile, inventory, options)
     for problem in problems:
         sys.stderr.write(f"pinmgr: error: {problem}\n")
     if problems:
@@ -384,6 +420,7 @@ def diff_cmd(
     accept_new: AcceptNewOpt = False,
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
+    strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Compare what two environments (or two hosts) have installed, without a lockfile.
@@ -413,6 +450,7 @@ def diff_cmd(
         accept_new=accept_new,
         known_hosts=known_hosts,
         ssh_config=ssh_config,
+        strict=strict,
     )
     with Progress(enabled=not quiet) as progress:
         result = api.diff(

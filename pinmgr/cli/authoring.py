@@ -26,6 +26,7 @@ from pinmgr.cli.app import (
     QuietOpt,
     RoleOpt,
     SshConfigOpt,
+    StrictOpt,
     TimeoutOpt,
     _collect_options,
     app,
@@ -174,6 +175,7 @@ def lock(
     accept_new: AcceptNewOpt = False,
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Capture a host's installed versions into the lockfile, for its OS release.
 
@@ -205,6 +207,7 @@ def lock(
         accept_new=accept_new,
         known_hosts=known_hosts,
         ssh_config=ssh_config,
+        strict=strict,
     )
     snapshot = api.snapshot_of(inventory, from_host, options)
     host_role = role or snapshot.host.role
@@ -234,6 +237,7 @@ def accept(
     accept_new: AcceptNewOpt = False,
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
+    strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Accept drift: write the versions hosts have now into the lockfile (drifting pins only).
@@ -256,6 +260,7 @@ def accept(
         accept_new=accept_new,
         known_hosts=known_hosts,
         ssh_config=ssh_config,
+        strict=strict,
     )
     report = run_check(lockfile, inventory, options, quiet=quiet)
     if report.failed_hosts:

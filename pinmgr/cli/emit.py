@@ -23,6 +23,7 @@ from pinmgr.cli.app import (
     QuietOpt,
     RoleOpt,
     SshConfigOpt,
+    StrictOpt,
     TimeoutOpt,
     _collect_options,
     app,
@@ -109,6 +110,7 @@ def ansible_playbook(
     accept_new: AcceptNewOpt = False,
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
+    strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Check hosts, then write a playbook installing exactly the pinned versions where they drifted.
@@ -132,6 +134,7 @@ def ansible_playbook(
         accept_new=accept_new,
         known_hosts=known_hosts,
         ssh_config=ssh_config,
+        strict=strict,
     )
     report = run_check(lockfile, inventory, options, quiet=quiet)
     lock = api.read_lockfile(lockfile)

@@ -21,6 +21,7 @@ from pinmgr.cli.app import (
     QuietOpt,
     RoleOpt,
     SshConfigOpt,
+    StrictOpt,
     TimeoutOpt,
     _collect_options,
     app,
@@ -45,6 +46,7 @@ def outdated(
     accept_new: AcceptNewOpt = False,
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
+    strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """List pins for which the hosts' package sources offer a newer version (like pip list
@@ -76,6 +78,7 @@ def outdated(
         accept_new=accept_new,
         known_hosts=known_hosts,
         ssh_config=ssh_config,
+        strict=strict,
         installable=True,
     )
     with Progress(enabled=not quiet) as progress:

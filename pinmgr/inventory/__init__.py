@@ -3,6 +3,11 @@
 The native TOML file is the root; its ``[[sources]]`` (Ansible, Vagrant, OpenSSH config) are run
 and merged in, and SSH aliases are resolved through the OpenSSH config, because pinmgr's SSH
 transport (paramiko) does not read it. Problems from every source are collected, not the first.
+
+Two kinds of problem: one that stops a source or the file (a missing binary, a parse error, a
+host twice in one environment) raises ``InventoryError``; a host a source names but cannot place
+(no role group, a bad ``ansible_port``) is a ``SourceProblem``: that host is left out and the
+others load (``load_with_problems``). ``load_inventory`` is the strict form: any problem raises.
 """
 
 from __future__ import annotations
@@ -15,9 +20,26 @@ from pinmgr.errors import InventoryError, PinmgrError, UsageError
 from pinmgr.inventory import ansible, native, vagrant
 from pinmgr.inventory import ssh_config as ssh_cfg
 from pinmgr.inventory.native import SourceSpec, SourceType
-from pinmgr.model import Environment, Host, Inventory, Location, TransportKind, assert_never
+from pinmgr.inventory.result import LoadedInventory, SourceResult, problems_error
+from pinmgr.model import (
+    Environment,
+    Host,
+    Inventory,
+    Location,
+    SourceProblem,
+    TransportKind,
+    assert_never,
+)
 
-__all__ = ["default_inventory", "load_inventory", "select"]
+__all__ = [
+    "LoadedInventory",
+    "SourceProblem",
+    "SourceResult",
+    "default_inventory",
+    "load_inventory",
+    "load_with_problems",
+    "select",
+]
 
 DEFAULT_ENV = "local"
 DEFAULT_HOST = "localhost"
@@ -29,7 +51,8 @@ def default_inventory(roles: Sequence[str] = ("app",)) -> Inventory:
     return Inventory((Environment(DEFAULT_ENV, (host,)),))
 
 
-def _source_hosts(spec: SourceSpec, default_roles: Sequence[str]) -> tuple[Host, ...]:
+def _source_hosts(spec: SourceSpec, default_roles: Sequence[str]) -> SourceResult:
+    """Run one ``[[sources]]`` entry: its hosts and the hosts it left out (each with why)."""
     match spec.type:
         case SourceType.ANSIBLE:
             return ansible.load(
@@ -52,7 +75,10 @@ def _source_hosts(spec: SourceSpec, default_roles: Sequence[str]) -> tuple[Host,
                 raise InventoryError(
                     f"OpenSSH config {spec.target!r} does not exist", spec.location
                 )
-            return ssh_cfg.load(spec.target, spec.env or "", dict(spec.roles), source=spec.location)
+            hosts = ssh_cfg.load(
+                spec.target, spec.env or "", dict(spec.roles), source=spec.location
+            )
+            return SourceResult(hosts)
         case _:  # pragma: no cover - exhaustive over SourceType
             assert_never(spec.type)
 
@@ -74,27 +100,44 @@ def load_inventory(
     default_roles: Sequence[str] = ("app",),
     ssh_config: str | None = None,
 ) -> Inventory:
+    """The inventory at ``path``, strictly: a host a source cannot place is an error too.
+
+    See ``load_with_problems`` for the form that leaves such hosts out and says why.
+    """
+    return load_with_problems(path, default_roles=default_roles, ssh_config=ssh_config).strict()
+
+
+def load_with_problems(
+    path: str | Path | None,
+    *,
+    default_roles: Sequence[str] = ("app",),
+    ssh_config: str | None = None,
+) -> LoadedInventory:
     """Read the inventory at ``path`` (None: ``default_inventory``) with all its sources merged.
 
     Hosts written in the TOML file or found by Ansible are resolved through the OpenSSH config
     (``ssh_config``, else ``~/.ssh/config`` if it exists); Vagrant and ssh_config sources are
-    already resolved from their own config. A host name used twice in one environment is an error.
+    already resolved from their own config. A host a source cannot place, or whose alias does
+    not resolve, is left out with a ``SourceProblem``. A source that fails, or a host name used
+    twice in one environment, raises ``InventoryError`` listing those and the left-out hosts.
     """
     if path is None:
-        return default_inventory(default_roles)
+        return LoadedInventory(default_inventory(default_roles))
     parsed = native.load(path)
     where = Location(parsed.path, 1)
-    problems: list[PinmgrError] = []
+    errors: list[PinmgrError] = []
+    left_out: list[SourceProblem] = []
     # (host, resolve through the user's OpenSSH config?)
     found: list[tuple[Host, bool]] = [(h, True) for e in parsed.environments for h in e.hosts]
     for spec in parsed.sources:
         try:
-            hosts = _source_hosts(spec, default_roles)
+            result = _source_hosts(spec, default_roles)
         except InventoryError as exc:
-            problems.extend(exc.problems)
+            errors.extend(exc.problems)
             continue
+        left_out.extend(result.problems)
         resolvable = spec.type is SourceType.ANSIBLE
-        found.extend((h, resolvable) for h in hosts)
+        found.extend((h, resolvable) for h in result.hosts)
 
     config = None
     if any(resolvable and h.transport is TransportKind.SSH for h, resolvable in found):
@@ -102,7 +145,7 @@ def load_inventory(
             config_path = _user_ssh_config(ssh_config, where)
             config = ssh_cfg.read(config_path) if config_path else None
         except InventoryError as exc:
-            problems.extend(exc.problems)
+            errors.extend(exc.problems)
 
     env_order = [e.name for e in parsed.environments]
     by_env: dict[str, dict[str, Host]] = {name: {} for name in env_order}
@@ -112,12 +155,16 @@ def load_inventory(
             try:
                 host = ssh_cfg.resolve(written, config)
             except InventoryError as exc:
-                problems.extend(exc.problems)
+                left_out.append(
+                    SourceProblem(
+                        written.name, f"host {written.name!r}: {exc.message}", exc.location
+                    )
+                )
                 continue
         in_env = by_env.setdefault(host.env, {})
         first = in_env.get(host.name)
         if first is not None:
-            problems.append(
+            errors.append(
                 InventoryError(
                     f"host {host.name!r} appears twice in environment {host.env!r} "
                     f"(first at {first.source or 'an inventory source'})",
@@ -126,11 +173,14 @@ def load_inventory(
             )
             continue
         in_env[host.name] = host
-    if problems:
-        raise InventoryError(problems[0].message, problems[0].location, tuple(problems))
-    return Inventory(
+    if errors:
+        if left_out:
+            errors.extend(problems_error(left_out).problems)
+        raise InventoryError(errors[0].message, errors[0].location, tuple(errors))
+    inventory = Inventory(
         tuple(Environment(name, tuple(named.values())) for name, named in by_env.items())
     )
+    return LoadedInventory(inventory, tuple(left_out))
 
 
 def _known(what: str, unknown: str, known: Sequence[str]) -> UsageError:

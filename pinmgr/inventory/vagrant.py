@@ -15,9 +15,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinmgr.errors import InventoryError, PinmgrError
+from pinmgr.errors import InventoryError
 from pinmgr.inventory import ssh_config
-from pinmgr.model import Host, Location
+from pinmgr.inventory.result import SourceResult
+from pinmgr.model import Host, Location, SourceProblem
 
 EXECUTABLE = "vagrant"
 DEFAULT_ENV = "vagrant"
@@ -41,30 +42,40 @@ def parse_ssh_config(
     env: str = DEFAULT_ENV,
     roles: RoleMap = (),
     default_roles: Sequence[str] = ("app",),
-) -> tuple[Host, ...]:
-    """Hosts (one per machine, sorted by name) from ``vagrant ssh-config`` output."""
+) -> SourceResult:
+    """Hosts (one per machine, sorted by name) from ``vagrant ssh-config`` output.
+
+    A machine that matches no ``roles`` entry, or whose config does not resolve (a bad Port),
+    is a per-host problem located at the ``[[sources]]`` entry; the other machines still load.
+    Output that does not parse, or lists no machine at all, fails the source.
+    """
     # Vagrant's own UI lines ("==> default: ...") are not config; everything else is.
     kept = "\n".join(ln for ln in text.splitlines() if not ln.startswith("==> "))
     cfg = ssh_config.from_text(kept, source, "`vagrant ssh-config` output")
-    problems: list[PinmgrError] = []
+    problems: list[SourceProblem] = []
     hosts: list[Host] = []
-    for machine in ssh_config.concrete_hosts(cfg):
+    machines = ssh_config.concrete_hosts(cfg)
+    if not machines:
+        raise InventoryError("`vagrant ssh-config` listed no machine", source)
+    for machine in machines:
         found = roles_for(machine, roles, default_roles)
         if not found:
             problems.append(
-                InventoryError(
+                SourceProblem(
+                    machine,
                     f"vagrant machine {machine!r} matches no entry of roles "
                     '(add it, or a "*" entry)',
                     source,
                 )
             )
             continue
-        hosts.append(ssh_config.resolve(Host(machine, env, found, source=source), cfg))
-    if problems:
-        raise InventoryError(problems[0].message, problems[0].location, tuple(problems))
-    if not hosts:
-        raise InventoryError("`vagrant ssh-config` listed no machine", source)
-    return tuple(hosts)
+        try:
+            hosts.append(ssh_config.resolve(Host(machine, env, found, source=source), cfg))
+        except InventoryError as exc:
+            problems.append(
+                SourceProblem(machine, f"vagrant machine {machine!r}: {exc.message}", source)
+            )
+    return SourceResult(tuple(hosts), tuple(problems))
 
 
 def run(
@@ -112,7 +123,7 @@ def load(
     roles: RoleMap = (),
     default_roles: Sequence[str] = ("app",),
     executable: str | None = None,
-) -> tuple[Host, ...]:
+) -> SourceResult:
     """Machines of the Vagrant project in ``directory`` as hosts of ``env``."""
     text = run(directory, source=source, executable=executable)
     return parse_ssh_config(text, source=source, env=env, roles=roles, default_roles=default_roles)

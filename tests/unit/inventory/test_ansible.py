@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ import pytest
 
 from pinmgr.errors import InventoryError
 from pinmgr.inventory import ansible
+from pinmgr.inventory.result import SourceResult
 from pinmgr.model import Host, Location, TransportKind
 
 from .conftest import DATA
@@ -26,8 +28,9 @@ def _captured() -> dict[str, Any]:
     return data
 
 
-def _by_name(hosts: tuple[Host, ...]) -> dict[str, Host]:
-    return {h.name: h for h in hosts}
+def _by_name(result: SourceResult) -> dict[str, Host]:
+    assert result.problems == ()
+    return {h.name: h for h in result.hosts}
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,10 @@ def _by_name(hosts: tuple[Host, ...]) -> dict[str, Host]:
         ("-o 'ProxyCommand=/usr/bin/ssh -W [%h]:%p -i k jump@b2'", "jump@b2"),
         ("-o ProxyCommand='nc -X connect -x proxy:3128 %h %p'", None),
         ("-o 'unbalanced", None),
+        # As ssh -G says: the first proxy option wins.
+        ("-J first -o ProxyJump=second", "first"),
+        ("-o ProxyJump=first -o ProxyJump=second", "first"),
+        ("-o ProxyCommand='nc %h %p' -o ProxyJump=later", None),
         ("", None),
     ],
 )
@@ -111,7 +118,7 @@ def test_env_name_from_caller_and_default_env() -> None:
     assert (hosts["d1"].env, hosts["d1"].roles) == ("staging", ("db",))
 
 
-def test_problems_are_all_collected() -> None:
+def test_each_host_left_out_once_with_every_reason_and_the_others_load() -> None:
     data = _inventory(
         _meta={
             "hostvars": {
@@ -119,34 +126,80 @@ def test_problems_are_all_collected() -> None:
                 "badport": {"ansible_port": "ssh", "pinmgr_env": "dev"},
                 "skipped": {"pinmgr_skip": True},
                 "badroles": {"pinmgr_env": "dev", "pinmgr_roles": 7},
+                "twice": {"ansible_port": "x", "pinmgr_roles": 7, "pinmgr_env": "dev"},
+                "templated": {"ansible_host": "{{ inventory_hostname }}.lan", "pinmgr_env": "dev"},
+                "fine": {"pinmgr_env": "dev", "ansible_port": "2201"},
             }
         },
         staging={"hosts": ["both", "norole"]},
         production={"hosts": ["both"]},
-        web={"hosts": ["both", "weird", "badport", "badroles", "nowhere", "skipped"]},
+        web={
+            "hosts": [
+                "both",
+                "weird",
+                "badport",
+                "badroles",
+                "nowhere",
+                "skipped",
+                "twice",
+                "templated",
+                "fine",
+            ]
+        },
     )
-    with pytest.raises(InventoryError) as caught:
-        ansible.parse_list(data, source=WHERE)
-    messages = sorted(p.message for p in caught.value.problems)
+    result = ansible.parse_list(data, source=WHERE)
+    (fine,) = result.hosts
+    assert (fine.name, fine.env, fine.roles, fine.port) == ("fine", "dev", ("web",), 2201)
+    assert [p.host for p in result.problems] == sorted(p.host for p in result.problems)
+    messages = [p.message for p in result.problems]
     assert messages == [
-        "ansible host 'badport': ansible_port 'ssh' is not a port",
+        "ansible host 'badport': ansible_port 'ssh' is not a port (1-65535)",
         "ansible host 'badroles': pinmgr_roles must be a list or a comma-separated string",
         "ansible host 'both': in several environment groups (production, staging); set pinmgr_env",
         "ansible host 'norole': in no role group; put it in one or set pinmgr_roles",
         "ansible host 'nowhere': in no environment group "
         "(dev, local, prod, production, qa, staging, test, vagrant); set pinmgr_env or pinmgr_skip",
+        "ansible host 'templated': ansible_host '{{ inventory_hostname }}.lan' is a Jinja "
+        "template, which pinmgr does not evaluate; write the value itself",
+        "ansible host 'twice': pinmgr_roles must be a list or a comma-separated string; "
+        "ansible_port 'x' is not a port (1-65535)",
         "ansible host 'weird': connection 'winrm' is not supported (local or ssh); "
         "set pinmgr_skip to leave it out",
     ]
-    assert all(p.location == WHERE for p in caught.value.problems)
+    # No locator (captured JSON): every problem points at the [[sources]] entry.
+    assert all(p.location == WHERE for p in result.problems)
+
+
+def test_problems_located_by_the_locator_with_the_variable_they_are_about() -> None:
+    data = _inventory(
+        _meta={"hostvars": {"p": {"ansible_port": "x", "pinmgr_env": "dev"}}},
+        web={"hosts": ["p", "r"]},
+        staging={"hosts": ["r"]},
+        production={"hosts": ["r"]},
+    )
+    asked: list[tuple[str, str | None, tuple[str, ...]]] = []
+
+    def locate(host: str, var: str | None, groups: Sequence[str]) -> Location | None:
+        asked.append((host, var, tuple(groups)))
+        return Location("hosts.ini", 7) if host == "p" else None
+
+    result = ansible.parse_list(data, source=WHERE, locate=locate)
+    assert asked == [
+        ("p", "ansible_port", ("web", "all")),
+        ("r", None, ("web", "all", "staging", "production")),
+    ]
+    assert [(p.host, p.location) for p in result.problems] == [
+        ("p", Location("hosts.ini", 7)),
+        ("r", WHERE),  # the locator did not know: the [[sources]] entry
+    ]
 
 
 @needs_ansible
 def test_runner_on_real_ini_inventory() -> None:
-    hosts = ansible.load(str(HOSTS_INI), source=WHERE)
+    result = ansible.load(str(HOSTS_INI), source=WHERE)
     # The real run and the captured JSON agree (same ansible-inventory, same file).
-    assert hosts == ansible.parse_list(_captured(), source=WHERE, base_dir=HOSTS_INI.parent)
-    assert _by_name(hosts)["web1.staging.example.com"].address == "10.0.0.5"
+    assert result == ansible.parse_list(_captured(), source=WHERE, base_dir=HOSTS_INI.parent)
+    assert _by_name(result)["web1.staging.example.com"].address == "10.0.0.5"
 
 
 @needs_ansible
@@ -157,7 +210,7 @@ def test_runner_reads_yaml_and_group_vars(tmp_path: Path) -> None:
         "all:\n  children:\n    staging:\n      children:\n        dbs:\n"
         "          hosts:\n            db7:\n              ansible_host: 10.9.9.7\n"
     )
-    (db7,) = ansible.load(str(tmp_path / "hosts.yml"), source=WHERE)
+    (db7,) = ansible.load(str(tmp_path / "hosts.yml"), source=WHERE).hosts
     assert (db7.name, db7.env, db7.roles, db7.user, db7.address) == (
         "db7",
         "staging",
@@ -199,3 +252,35 @@ def test_missing_binary(tmp_path: Path) -> None:
 def test_non_json_output(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="printed no JSON"):
         ansible.run(str(HOSTS_INI), source=WHERE, executable="/bin/echo")
+
+
+@needs_ansible
+def test_a_bad_variable_is_located_where_it_is_set(tmp_path: Path) -> None:
+    """host_vars/ file, own line, group_vars/ file, [group:vars]: where Ansible took it from."""
+    ini = tmp_path / "hosts.ini"
+    ini.write_text(
+        "[web]\n"  # 1
+        "w1\n"  # 2: ansible_port from [web:vars]
+        "w2 ansible_port=inline\n"  # 3: its own value wins over the group's
+        "w3\n"  # 4: host_vars/w3.yml
+        "[db]\n"  # 5
+        "d1\n"  # 6: group_vars/db.yml
+        "[web:vars]\n"  # 7
+        "ansible_port=fromgroup\n"  # 8
+        "[production:children]\nweb\ndb\n"
+    )
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "w3.yml").write_text("---\nansible_user: x\nansible_port: hv\n")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "db.yml").write_text("---\n# the db port\nansible_port: gv\n")
+    result = ansible.load(str(ini), source=WHERE)
+    assert result.hosts == ()
+    where = {
+        p.host: (Path(p.location.file).name, p.location.line) for p in result.problems if p.location
+    }
+    assert where == {
+        "w1": ("hosts.ini", 8),
+        "w2": ("hosts.ini", 3),
+        "w3": ("w3.yml", 3),
+        "d1": ("db.yml", 3),
+    }

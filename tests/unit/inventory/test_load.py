@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from pinmgr.errors import InventoryError, UsageError
-from pinmgr.inventory import ansible, default_inventory, load_inventory, select
+from pinmgr.inventory import (
+    ansible,
+    default_inventory,
+    load_inventory,
+    load_with_problems,
+    select,
+)
 from pinmgr.model import Environment, Host, Inventory, Location, TransportKind
 
 from .conftest import DATA
@@ -163,6 +169,95 @@ def test_ansible_source_resolved_through_ssh_config(home: Path, tmp_path: Path) 
     assert [e.name for e in inv.environments] == ["production", "staging", "local", "qa"]
     web2 = next(h for h in inv.hosts if h.name == "web2.staging.example.com")
     assert (web2.address, web2.port) == ("10.0.0.6", 2222)
+
+
+ANSIBLE_DOCS = Path(__file__).resolve().parents[2] / "data" / "ansible" / "docs"
+
+
+@pytest.mark.skipif(ansible.find_executable() is None, reason="needs ansible-core")
+@pytest.mark.parametrize("name", ["hosts.ini", "hosts.yml"])
+def test_host_in_no_role_group_is_left_out_and_the_others_load(
+    home: Path, tmp_path: Path, name: str
+) -> None:
+    """Issue 11: Ansible's own example inventory used to fail whole on mail.example.com."""
+    inv_file = _write(
+        tmp_path / "inventory.toml",
+        f'schema = 1\n\n[[sources]]\ntype = "ansible"\ninventory = "{ANSIBLE_DOCS / name}"\n'
+        'env = "production"\n',
+    )
+    loaded = load_with_problems(inv_file)
+    assert sorted(h.name for h in loaded.inventory.hosts) == [
+        "bar.example.com",
+        "foo.example.com",
+        "one.example.com",
+        "three.example.com",
+        "two.example.com",
+    ]
+    (problem,) = loaded.problems
+    assert problem.host == "mail.example.com"
+    assert problem.message == (
+        "ansible host 'mail.example.com': in no role group; put it in one or set pinmgr_roles"
+    )
+    assert problem.location is not None
+    assert problem.location.file == str(ANSIBLE_DOCS / name)
+    assert problem.location.line == (1 if name == "hosts.ini" else 3)
+    # The strict form (the library's load_inventory, the CLI's --strict) refuses it.
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(inv_file)
+    assert [str(p) for p in caught.value.problems] == [str(problem)]
+
+
+def test_unmapped_vagrant_machine_left_out(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    _stand_in(bin_dir, DATA / "vagrant" / "ssh-config-multi.txt")
+    project = tmp_path / "project"
+    project.mkdir()
+    inv_file = _write(
+        tmp_path / "inventory.toml",
+        'schema = 1\n[[sources]]\ntype = "vagrant"\ndir = "project"\nroles = { web = "app" }\n',
+    )
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    loaded = load_with_problems(inv_file)
+    assert [h.name for h in loaded.inventory.hosts] == ["web"]
+    assert [(p.host, p.location) for p in loaded.problems] == [
+        ("db1", Location(str(inv_file), 2, 1))
+    ]
+
+
+def test_alias_that_does_not_resolve_is_left_out(home: Path, tmp_path: Path) -> None:
+    (home / ".ssh" / "config").write_text("Host bad\n  Port none-such\n")
+    inv_file = _write(
+        tmp_path / "inventory.toml",
+        "schema = 1\n[environments.prod.hosts.good]\nroles = ['app']\n"
+        "[environments.prod.hosts.bad]\nroles = ['app']\n",
+    )
+    loaded = load_with_problems(inv_file)
+    assert [h.name for h in loaded.inventory.hosts] == ["good"]
+    (problem,) = loaded.problems
+    assert problem.host == "bad"
+    assert problem.message == "host 'bad': OpenSSH config gives 'bad' an invalid Port 'none-such'"
+    assert problem.location == Location(str(inv_file), 4, 1)
+
+
+def test_a_failing_source_still_lists_the_hosts_left_out(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``validate`` must show everything at once: the fatal error and the per-host problems."""
+    (home / ".ssh" / "config").write_text("Host bad\n  Port none-such\n")
+    inv_file = _write(
+        tmp_path / "inventory.toml",
+        "schema = 1\n[environments.prod.hosts.bad]\nroles = ['app']\n"
+        '[[sources]]\ntype = "vagrant"\ndir = "no-such-dir"\n',
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no vagrant, wherever this runs
+    with pytest.raises(InventoryError) as caught:
+        load_with_problems(inv_file)
+    assert [p.message.split(" ")[0:2] for p in caught.value.problems] == [
+        ["vagrant", "not"],  # "vagrant not found: install Vagrant ..."
+        ["host", "'bad':"],
+    ]
 
 
 def _fleet() -> Inventory:

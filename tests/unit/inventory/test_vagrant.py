@@ -48,7 +48,7 @@ def path_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_parse_single_machine() -> None:
-    (host,) = vagrant.parse_ssh_config(DEFAULT, source=WHERE)
+    (host,) = vagrant.parse_ssh_config(DEFAULT, source=WHERE).hosts
     assert (host.name, host.env, host.roles) == ("default", "vagrant", ("app",))
     assert (host.address, host.user, host.port) == ("127.0.0.1", "vagrant", 2222)
     assert host.key_file == "/home/dev/project/.vagrant/machines/default/virtualbox/private_key"
@@ -57,9 +57,11 @@ def test_parse_single_machine() -> None:
 
 
 def test_parse_multi_machine_with_role_map() -> None:
-    hosts = vagrant.parse_ssh_config(
+    result = vagrant.parse_ssh_config(
         MULTI, source=WHERE, env="lab", roles=(("db*", ("db",)), ("*", ("app",)))
     )
+    assert result.problems == ()
+    hosts = result.hosts
     assert [(h.name, h.env, h.roles, h.port) for h in hosts] == [
         ("db1", "lab", ("db",), 2200),
         ("web", "lab", ("app",), 2222),
@@ -68,15 +70,29 @@ def test_parse_multi_machine_with_role_map() -> None:
     assert hosts[1].key_file == "/home/dev/my project/.vagrant/machines/web/virtualbox/private_key"
 
 
-def test_unmapped_machine_is_an_error() -> None:
-    with pytest.raises(InventoryError) as caught:
-        vagrant.parse_ssh_config(MULTI, source=WHERE, roles=(("web", ("app",)),))
-    assert caught.value.message.startswith("vagrant machine 'db1' matches no entry of roles")
-    assert caught.value.location == WHERE
+def test_unmapped_machine_is_left_out_and_the_others_load() -> None:
+    result = vagrant.parse_ssh_config(MULTI, source=WHERE, roles=(("web", ("app",)),))
+    assert [h.name for h in result.hosts] == ["web"]
+    (problem,) = result.problems
+    assert problem.host == "db1"
+    assert problem.message.startswith("vagrant machine 'db1' matches no entry of roles")
+    assert problem.location == WHERE
+
+
+def test_machine_whose_config_does_not_resolve_is_left_out() -> None:
+    text = MULTI.replace("Port 2200", "Port twentytwo")
+    assert text != MULTI
+    result = vagrant.parse_ssh_config(text, source=WHERE)
+    assert [h.name for h in result.hosts] == ["web"]
+    (problem,) = result.problems
+    assert problem.host == "db1"
+    assert problem.message == (
+        "vagrant machine 'db1': OpenSSH config gives 'db1' an invalid Port 'twentytwo'"
+    )
 
 
 def test_ui_lines_are_ignored_and_empty_output_is_an_error() -> None:
-    (host,) = vagrant.parse_ssh_config("==> default: Checking...\n" + DEFAULT, source=WHERE)
+    (host,) = vagrant.parse_ssh_config("==> default: Checking...\n" + DEFAULT, source=WHERE).hosts
     assert host.name == "default"
     with pytest.raises(InventoryError, match="listed no machine"):
         vagrant.parse_ssh_config("", source=WHERE)
@@ -88,8 +104,8 @@ def test_runner_uses_vagrant_on_path_in_the_directory(tmp_path: Path, path_bin: 
     log = _stand_in(path_bin, DATA / "vagrant" / "ssh-config-multi.txt")
     project = tmp_path / "project"
     project.mkdir()
-    hosts = vagrant.load(project, source=WHERE, roles=(("db1", ("db",)), ("web", ("app",))))
-    assert [h.name for h in hosts] == ["db1", "web"]
+    result = vagrant.load(project, source=WHERE, roles=(("db1", ("db",)), ("web", ("app",))))
+    assert [h.name for h in result.hosts] == ["db1", "web"]
     assert log.read_text().splitlines() == [f"ssh-config|{project}"]
 
 
