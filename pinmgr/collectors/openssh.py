@@ -33,6 +33,7 @@ from pathlib import Path
 
 from pinmgr.collectors.base import CommandResult
 from pinmgr.collectors.errors import CollectFailed
+from pinmgr.collectors.probe import MARKER
 from pinmgr.collectors.ssh import DEFAULT_IDENTITIES, REMOTE_COMMAND, SshOptions, parse_jump
 from pinmgr.model import FailureKind, Host
 
@@ -292,8 +293,10 @@ class OpensshTransport:
                 raise self._timeout(limit) from exc
         finally:
             _kill_group(proc)
-        if rc == SSH_FAILED:
+        if rc == SSH_FAILED and MARKER.encode() not in stdout:
             raise classify(self.label, stderr.decode("utf-8", "replace"))
+        # 255 after output: the connection dropped mid-stream (or the script itself exited
+        # 255). Either way the parser judges what arrived: incomplete, like paramiko's cut.
         return CommandResult(rc, stdout, stderr)
 
     def _timeout(self, limit: float) -> CollectFailed:

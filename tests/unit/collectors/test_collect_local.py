@@ -21,7 +21,6 @@ from pinmgr.model import (
     FailureKind,
     Host,
     HostFailure,
-    HostSnapshot,
     OsRelease,
     PackageState,
     TransportKind,
@@ -153,10 +152,11 @@ def test_hostile_pip_paths_are_quoted(tmp_path: Path) -> None:
         f"x\ntouch {canary}",
     )
     result = collect_host(local_host(*hostile), LocalTransport(), timeout=60)
-    assert isinstance(result, HostSnapshot)
+    assert isinstance(result, HostFailure)  # no such interpreters: the host is incomplete
+    assert result.kind is FailureKind.INCOMPLETE
     assert not canary.exists()
-    for path in hostile:
-        assert any(path.split("\n")[0] in w and "127" in w for w in result.warnings), path
+    assert result.reason.startswith(f"pip {hostile[0]}: probe exited with status 127 (not found)")
+    assert result.reason.endswith("; 2 more problems")
 
 
 def test_probe_is_posix_sh(tmp_path: Path) -> None:
