@@ -6,7 +6,8 @@ characters are kept verbatim as data: escaping them is the reporters' job.
 
 Complete or failed, never half (``ProbeIncomplete``): output without the final marker, a
 section without its end marker, a section whose command exited non-zero, a whole-script exit
-status other than 0, or a dpkg/rpm line that does not fit its format (those are written by
+status other than 0, a section the probe always prints (os-release, one per pip interpreter)
+missing, or a dpkg/rpm line that does not fit its format (those are written by
 the package manager itself from a fixed format, so one misfit means the stream is corrupt)
 makes the host ``incomplete``; nothing read from it is used, so no ``missing`` finding can
 follow from a cut stream. Softer problems stay warnings: a pip row that is not
@@ -457,8 +458,11 @@ def parse_probe(
                 warn.add(message, bad_line)
         else:
             warn.add("unknown probe section", name)
-    if SECTION_OS_RELEASE not in by_name:
-        warn.add("os-release section missing")
+    if done:  # cut short, the missing sections are already explained
+        expected = [SECTION_OS_RELEASE, *(f"{PIP_PREFIX}{i}" for i in range(len(host.pip)))]
+        for name in expected:
+            if name not in by_name:
+                problems.append(f"{_section_label(host, name)}: section missing")
     for name, (count, first) in warn.unparsed.items():
         what = "1 line does" if count == 1 else f"{count} lines do"
         problems.append(f"{_section_label(host, name)}: {what} not parse (first: {first})")

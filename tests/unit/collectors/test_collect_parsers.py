@@ -17,7 +17,8 @@ from pinmgr.model import Ecosystem, Host, InstalledPackage, OsRelease, PackageSt
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "collect"
 NONCE = "0123456789abcdef0123456789abcdef"
-HOST = Host("web1", "prod", ("app",), pip=("/usr/bin/python3", "/srv/app/venv"))
+HOST = Host("web1", "prod", ("app",))
+PIP_HOST = Host("web1", "prod", ("app",), pip=("/usr/bin/python3", "/srv/app/venv"))
 
 
 def frame(
@@ -134,7 +135,7 @@ def test_an_rpm_line_that_does_not_parse_makes_the_host_incomplete() -> None:
 
 def test_pip_names_normalised_and_origin_kept() -> None:
     snap = parse_probe(
-        HOST,
+        PIP_HOST,
         frame(
             [
                 ("pip:0", b"PyYAML\t6.0\nzope.interface\t5.5.2\nNo_Tab_Here\n", 0),
@@ -153,8 +154,21 @@ def test_pip_names_normalised_and_origin_kept() -> None:
 
 def test_pip_section_failure_names_the_interpreter() -> None:
     with pytest.raises(ProbeIncomplete) as exc:
-        parse_probe(HOST, frame([("pip:1", b"", 127)]), NONCE)
+        parse_probe(PIP_HOST, frame([("pip:0", b"", 0), ("pip:1", b"", 127)]), NONCE)
     assert exc.value.reason == "pip /srv/app/venv: probe exited with status 127 (not found)"
+
+
+def test_a_section_the_probe_always_prints_is_missing() -> None:
+    """A complete-looking stream without a pip interpreter's section (or os-release) would
+    turn that interpreter's pins into missing findings: incomplete instead."""
+    out = frame([("pip:0", b"Django\t4.2.7\n", 0)])
+    with pytest.raises(ProbeIncomplete) as exc:
+        parse_probe(PIP_HOST, out, NONCE)
+    assert exc.value.reason == "pip /srv/app/venv: section missing"
+    m = f"@@pinmgr {NONCE}".encode()
+    bare = m + b" begin dpkg\na\t1\tii \tall\n\n" + m + b" end dpkg 0\n" + m + b" done\n"
+    with pytest.raises(ProbeIncomplete, match=r"^os-release: section missing$"):
+        parse_probe(HOST, bare, NONCE)
 
 
 @pytest.mark.parametrize(
