@@ -375,3 +375,29 @@ def test_lock_from_an_incomplete_host_refuses(lab: Lab, tmp_path: Path, transpor
     )
     assert lines[0].endswith("; the lockfile is unchanged")
     assert lock.read_bytes() == before
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_unknown_host_key_reason_is_whole(lab: Lab, tmp_path: Path, transport: str) -> None:
+    """The real reason from either transport keeps its whole ssh-keyscan command (the old
+    200-character cut lost it), on one escaped line, in every format."""
+    home = tmp_path / "home"
+    home.mkdir()
+    variant = next(v for v in VARIANTS if v.name == "markup")
+    lock, inv, known = setup(lab, tmp_path, variant, transport)
+    known.write_text("")
+    out = tmp_path / "report.json"
+    result = pinmgr(
+        home, "check", "-l", str(lock), "-i", str(inv), "--known-hosts", str(known), "-q",
+        "--transport", transport, "-f", "github", "-o", f"json={out}",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    (failure,) = json.loads(out.read_bytes())["findings"]
+    reason = failure["reason"]
+    assert failure["kind"] == "hostkey-unknown"
+    address = lab.hosts["h-markup"].address
+    assert len(reason) > 200
+    assert f" -t ed25519 {address} >> {known}`" in reason, reason
+    assert reason.endswith("or use `pinmgr check --accept-new`")
+    assert f"{address} >> {known}` or use `pinmgr check --accept-new`" in result.stdout.decode()
+    assert known.read_text() == ""
