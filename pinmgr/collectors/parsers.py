@@ -110,8 +110,10 @@ class _Warnings:
     def reject(self, section: str, message: str, line: str) -> None:
         """A line of a strict section (dpkg, rpm) that does not parse: the section is unparsed."""
         self.add(message, line)
-        first = f"{message.removeprefix(section + ': ')}: {escape_text(line)}"
-        count, first = self.unparsed.get(section, (0, first))
+        if section in self.unparsed:
+            count, first = self.unparsed[section]
+        else:
+            count, first = 0, f"{message.removeprefix(section + ': ')}: {escape_text(line)}"
         self.unparsed[section] = (count + 1, first)
 
     def result(self) -> tuple[str, ...]:

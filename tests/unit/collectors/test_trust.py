@@ -141,3 +141,20 @@ def test_accept_refuses_a_fleet_with_an_incomplete_host(tmp_path: Path) -> None:
     # The same fleet without the failed host: the drift is accepted.
     edit = plan_accept(path, api.report_for(lock, [_snapshot(HOST)]))
     assert 'nginx = "1.24.0-1"' in edit.after
+
+
+def test_accept_names_five_failed_hosts_and_counts_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "pinmgr.toml"
+    path.write_text(LOCK)
+    lock = load(path)
+    failures = [
+        HostFailure(Host(f"h{i}", "prod", ("app",)), FailureKind.TIMEOUT, "no result within 3s")
+        for i in range(7)
+    ]
+    with pytest.raises(HostCollectError) as exc:
+        plan_accept(path, api.report_for(lock, failures))
+    message = str(exc.value)
+    assert message.startswith("not accepting: 7 hosts were not collected, the lockfile is ")
+    assert message.count(": timeout: no result within 3s") == 5
+    assert message.endswith("; and 2 more")
+    assert "\n" not in message
