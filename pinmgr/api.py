@@ -296,6 +296,7 @@ def report_for(
         hosts_collected=len(snaps),
         lockfile=lock.path,
         environments=environments,
+        warnings=report_mod.host_warnings(results),
     )
 
 
@@ -382,7 +383,10 @@ def snapshot_of(
         raise UsageError(f"host {host_name!r} is in several environments: use one of {where}")
     (result,) = collect(hosts, options, transport_factory=transport_factory)
     if isinstance(result, HostFailure):
-        raise HostCollectError(f"{result.host.name}: {result.kind.value}: {result.reason}")
+        raise HostCollectError(
+            f"{result.host.name} ({result.host.env}) could not be collected: "
+            f"{result.kind.value}: {result.reason}"
+        )
     return result
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from tomlkit.toml_document import TOMLDocument
 
-from pinmgr.errors import LockfileError, UsageError, VersionError
+from pinmgr.errors import HostCollectError, LockfileError, UsageError, VersionError
 from pinmgr.lockfile import edit
 from pinmgr.lockfile.load import loads
 from pinmgr.model import (
@@ -260,6 +260,7 @@ def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[st
     the shared table). Where hosts of one role disagree, nothing is written for that package and
     a note says so: pick the version with ``pinmgr pin``.
     """
+    refuse_failed_hosts(report, "not accepting")
     path, doc, raw = _open(lockfile)
     current = loads(edit.dumps(doc), str(path))
     seen: dict[tuple[str, str, Ecosystem, str], set[str]] = defaultdict(set)
@@ -287,6 +288,26 @@ def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[st
     if not seen:
         notes.append("no drift to accept")
     return _finish(path, doc, raw, notes)
+
+
+MAX_NAMED_FAILURES = 5
+
+
+def refuse_failed_hosts(report: CheckReport, doing: str) -> None:
+    """Raise (exit 3) when any host was not collected or came back incomplete.
+
+    Accepting from a partial fleet would take versions from the hosts that answered and call
+    the rest in sync; a half-read host would look like it has none of the packages after
+    the cut. One line names each host, its failure kind and reason; nothing is written.
+    """
+    failed = [f for f in report.findings if f.kind.is_host_failure]
+    if not failed:
+        return
+    named = [f"{f.host} ({f.env}): {f.kind.value}: {f.reason}" for f in failed]
+    more = len(named) - MAX_NAMED_FAILURES
+    shown = "; ".join(named[:MAX_NAMED_FAILURES]) + (f"; and {more} more" if more > 0 else "")
+    hosts = "a host was" if len(failed) == 1 else f"{len(failed)} hosts were"
+    raise HostCollectError(f"{doing}: {hosts} not collected, the lockfile is unchanged: {shown}")
 
 
 def _pin_of(

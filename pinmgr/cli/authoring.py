@@ -32,7 +32,7 @@ from pinmgr.cli.app import (
     app,
     run_check,
 )
-from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
+from pinmgr.errors import EXIT_DRIFT, HostCollectError, UsageError
 from pinmgr.model import SHARED_ROLE, Ecosystem
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")]
@@ -209,7 +209,10 @@ def lock(
         ssh_config=ssh_config,
         strict=strict,
     )
-    snapshot = api.snapshot_of(inventory, from_host, options)
+    try:
+        snapshot = api.snapshot_of(inventory, from_host, options)
+    except HostCollectError as exc:
+        raise HostCollectError(f"not locking: {exc.message}; the lockfile is unchanged") from exc
     host_role = role or snapshot.host.role
     if not role and len(snapshot.host.roles) > 1:
         raise UsageError(
@@ -263,11 +266,6 @@ def accept(
         strict=strict,
     )
     report = run_check(lockfile, inventory, options, quiet=quiet)
-    if report.failed_hosts:
-        sys.stderr.write(
-            f"pinmgr: error: not accepting: hosts not collected: {', '.join(report.failed_hosts)}\n"
-        )
-        raise typer.Exit(EXIT_HOSTS)
     change = authoring.plan_accept(lockfile, report, package or ())
     _finish(change, yes=yes, dry_run=dry_run)
 

@@ -9,15 +9,21 @@ from __future__ import annotations
 from pinmgr.collectors.available import AvailableQuery
 from pinmgr.collectors.base import Transport
 from pinmgr.collectors.errors import CollectFailed
-from pinmgr.collectors.parsers import ProbeOutputError, escape_text, parse_probe
+from pinmgr.collectors.parsers import ProbeIncomplete, ProbeOutputError, escape_text, parse_probe
 from pinmgr.collectors.probe import build_probe, new_nonce
 from pinmgr.model import FailureKind, Host, HostFailure, HostSnapshot
 
-MAX_REASON_CHARS = 200
+MAX_REASON_CHARS = 4000
+"""Only against a flood: every reason pinmgr writes (the longest is the unknown-host-key
+advice with its ``ssh-keyscan ... >> known_hosts`` command, ~300 characters with long paths)
+fits whole; host-supplied parts are bounded where they are put in (``MAX_DETAIL_CHARS``)."""
+
+MAX_DETAIL_CHARS = 500
+"""A line of host stderr quoted in a reason."""
 
 
 def one_line(text: str) -> str:
-    """First non-empty line, escaped and truncated: reasons end up in tables and JUnit."""
+    """First non-empty line, escaped: reasons end up in tables and JUnit, one line each."""
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     return escape_text(first, MAX_REASON_CHARS)
 
@@ -35,8 +41,11 @@ def probe_host(
         return parse_probe(
             host, result.stdout, nonce, stderr=result.stderr, rc=result.rc, available=available
         )
+    except ProbeIncomplete as exc:
+        raise CollectFailed(FailureKind.INCOMPLETE, exc.reason, warnings=exc.warnings) from exc
     except ProbeOutputError as exc:
-        detail = one_line(result.stderr.decode("utf-8", errors="backslashreplace"))
+        stderr = result.stderr.decode("utf-8", errors="backslashreplace")
+        detail = escape_text(one_line(stderr), MAX_DETAIL_CHARS)
         raise CollectFailed(
             FailureKind.COLLECT_ERROR,
             f"{exc} (exit status {result.rc}{': ' + detail if detail else ''})",
@@ -46,7 +55,7 @@ def probe_host(
 def failure_from(host: Host, exc: BaseException) -> HostFailure:
     """The value a failed collection becomes; unexpected exceptions are collect errors."""
     if isinstance(exc, CollectFailed):
-        return HostFailure(host, exc.kind, one_line(exc.reason) or exc.kind.value)
+        return HostFailure(host, exc.kind, one_line(exc.reason) or exc.kind.value, exc.warnings)
     reason = one_line(str(exc))
     name = type(exc).__name__
     return HostFailure(host, FailureKind.COLLECT_ERROR, f"{name}: {reason}" if reason else name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pinmgr.model import FailureKind
 
 
@@ -10,10 +12,19 @@ class CollectFailed(Exception):
 
     ``transient`` marks failures worth one retry (connection reset, refused while a host
     boots, DNS hiccup); the pool retries a transient ``UNREACHABLE`` once, nothing else.
+    ``warnings`` is what the host said besides (unparsed lines, stderr): reports show it.
     """
 
-    def __init__(self, kind: FailureKind, reason: str, *, transient: bool = False) -> None:
+    def __init__(
+        self,
+        kind: FailureKind,
+        reason: str,
+        *,
+        transient: bool = False,
+        warnings: Sequence[str] = (),
+    ) -> None:
         self.kind = kind
         self.reason = reason
         self.transient = transient
+        self.warnings = tuple(warnings)
         super().__init__(f"{kind.value}: {reason}")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from pinmgr.collectors.base import CommandResult
 from pinmgr.collectors.errors import CollectFailed
+from pinmgr.collectors.probe import MARKER
 from pinmgr.collectors.ssh import DEFAULT_IDENTITIES, REMOTE_COMMAND, SshOptions, parse_jump
 from pinmgr.model import FailureKind, Host
 
@@ -76,11 +77,13 @@ def _matching(lines: list[str], pattern: re.Pattern[str]) -> str:
     return ""
 
 
-def classify(label: str, stderr: str) -> CollectFailed:
+def classify(label: str, stderr: str, *, known_hosts: str | None = None) -> CollectFailed:
     """The failure an ``ssh`` exit 255 with this stderr means (never raises itself).
 
     Order matters: a changed key also prints "Host key verification failed", so it is
-    tested before the unknown-key case.
+    tested before the unknown-key case. ``known_hosts`` is where ssh records keys (the first
+    ``UserKnownHostsFile``): an unknown key's reason then gives the whole ``ssh-keyscan``
+    command, as the paramiko transport's does.
     """
     lines = [" ".join(line.split()) for line in stderr.splitlines()]
     lines = [line for line in lines if line]
@@ -100,12 +103,13 @@ def classify(label: str, stderr: str) -> CollectFailed:
         # Names the hop when it is a jump host's key that is unknown.
         at = _UNKNOWN_AT.search(stderr)
         where = f" for {at.group(1)}" if at else ""
+        add = "add it with `ssh-keyscan` to your known_hosts"
+        if at and key_type and known_hosts:
+            add = f"run `{_keyscan(at.group(1), key_type, known_hosts)}`"
         return CollectFailed(
             FailureKind.HOSTKEY_UNKNOWN,
             f"{label}: host key{where} unknown{': ' + what if what else ''}; "
-            "verify it out of band, "
-            "then add it with `ssh-keyscan` to your known_hosts or use "
-            "`pinmgr check --accept-new`",
+            f"verify it out of band, then {add} or use `pinmgr check --accept-new`",
         )
     if _AUTH.search(stderr):
         return CollectFailed(
@@ -130,6 +134,15 @@ def classify(label: str, stderr: str) -> CollectFailed:
     return CollectFailed(
         FailureKind.COLLECT_ERROR, f"{label}: ssh failed: {last or 'exit status 255, no message'}"
     )
+
+
+def _keyscan(known_as: str, key_type: str, known_hosts: str) -> str:
+    """``ssh-keyscan`` for a host as ssh names it in known_hosts (``addr`` or ``[addr]:port``)."""
+    address, port = known_as, ""
+    if known_as.startswith("[") and "]:" in known_as:
+        address, _, port = known_as[1:].partition("]:")
+    port_opt = f"-p {port} " if port.isdigit() else ""
+    return f"ssh-keyscan {port_opt}-t {key_type.lower()} {address} >> {known_hosts}"
 
 
 def _expand(path: str) -> str:
@@ -292,8 +305,12 @@ class OpensshTransport:
                 raise self._timeout(limit) from exc
         finally:
             _kill_group(proc)
-        if rc == SSH_FAILED:
-            raise classify(self.label, stderr.decode("utf-8", "replace"))
+        if rc == SSH_FAILED and MARKER.encode() not in stdout:
+            opts = self.options
+            records = opts.project_known_hosts or opts.known_hosts or "~/.ssh/known_hosts"
+            raise classify(self.label, stderr.decode("utf-8", "replace"), known_hosts=records)
+        # 255 after output: the connection dropped mid-stream (or the script itself exited
+        # 255). Either way the parser judges what arrived: incomplete, like paramiko's cut.
         return CommandResult(rc, stdout, stderr)
 
     def _timeout(self, limit: float) -> CollectFailed:

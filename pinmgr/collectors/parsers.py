@@ -1,9 +1,19 @@
 """Pure parsers: probe output bytes -> ``HostSnapshot``. No I/O, shared by every transport.
 
-Host output is untrusted. Bytes that are not UTF-8 survive as ``\\xNN`` text, lines that do not
-fit a section's format become (escaped, truncated) warnings instead of errors, and only marker
+Host output is untrusted. Bytes that are not UTF-8 survive as ``\\xNN`` text and only marker
 lines carrying this run's nonce delimit sections. Names and versions containing control
 characters are kept verbatim as data: escaping them is the reporters' job.
+
+Complete or failed, never half (``ProbeIncomplete``): output without the final marker, a
+section without its end marker, a section whose command exited non-zero, a whole-script exit
+status other than 0, a section the probe always prints (os-release, one per pip interpreter)
+missing, or a dpkg/rpm line that does not fit its format (those are written by
+the package manager itself from a fixed format, so one misfit means the stream is corrupt)
+makes the host ``incomplete``; nothing read from it is used, so no ``missing`` finding can
+follow from a cut stream. Softer problems stay warnings: a pip row that is not
+``name<TAB>version`` (metadata files are written by many tools), an os-release line that is
+not ``KEY=value``, duplicate package rows (one warning with a count), stray output outside
+the sections (a chatty login shell).
 """
 
 from __future__ import annotations
@@ -42,8 +52,25 @@ MAX_STDERR_LINES = 5
 """Last lines of stderr kept when a section failed: the error is usually at the end."""
 
 
+MAX_PROBLEMS = 3
+"""Problems named in an incomplete host's reason; the rest are counted."""
+
+
 class ProbeOutputError(ValueError):
     """The output holds no probe section at all (not our script's output, or cut at once)."""
+
+
+class ProbeIncomplete(ValueError):
+    """The output was cut short, a section failed or did not parse: none of it is used.
+
+    ``reason`` names the sections and causes (one line); ``warnings`` is everything else the
+    host said (stray lines, the last lines of stderr), shown with the failure.
+    """
+
+    def __init__(self, reason: str, warnings: tuple[str, ...]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.warnings = warnings
 
 
 def escape_text(text: str, limit: int = MAX_WARNING_CHARS) -> str:
@@ -71,12 +98,23 @@ class _Section:
 class _Warnings:
     kept: list[str] = field(default_factory=list)
     dropped: int = 0
+    # Per section: lines that do not fit its format (count, first one as a warning text).
+    unparsed: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def add(self, message: str, line: str | None = None) -> None:
         if len(self.kept) >= MAX_WARNINGS:
             self.dropped += 1
             return
         self.kept.append(f"{message}: {escape_text(line)}" if line is not None else message)
+
+    def reject(self, section: str, message: str, line: str) -> None:
+        """A line of a strict section (dpkg, rpm) that does not parse: the section is unparsed."""
+        self.add(message, line)
+        if section in self.unparsed:
+            count, first = self.unparsed[section]
+        else:
+            count, first = 0, f"{message.removeprefix(section + ': ')}: {escape_text(line)}"
+        self.unparsed[section] = (count + 1, first)
 
     def result(self) -> tuple[str, ...]:
         extra = (f"{self.dropped} more warnings not shown",) if self.dropped else ()
@@ -101,8 +139,6 @@ def _split_sections(text: str, nonce: str, warn: _Warnings) -> tuple[list[_Secti
             elif line.strip():
                 warn.add("output outside any probe section", line)
         elif marker[0] == "begin":
-            if current is not None:
-                warn.add(f"section {current.name} has no end marker")
             current = _Section(marker[1])
             sections.append(current)
         elif marker[0] == "end":
@@ -112,13 +148,9 @@ def _split_sections(text: str, nonce: str, warn: _Warnings) -> tuple[list[_Secti
                 current.rc = int(marker[2])
             current = None
         else:  # done
-            if current is not None:
-                warn.add(f"section {current.name} has no end marker")
             current = None
             done = True
-    if current is not None:
-        warn.add(f"section {current.name} has no end marker")
-    return sections, done
+    return sections, done  # a section left without its end marker keeps rc None
 
 
 def _marker(rest: str) -> tuple[str, ...] | None:
@@ -219,53 +251,90 @@ def parse_dpkg(lines: list[str], native_arch: str, warn: _Warnings) -> list[Inst
     """
     packages: list[InstalledPackage] = []
     suffix = f":{native_arch}" if native_arch else None
+    seen: set[tuple[str, str]] = set()
+    dupes = _Duplicates()
     for line in lines:
         fields = line.split("\t")
         if len(fields) != 4:
             if line:
-                warn.add("dpkg: not 4 tab-separated fields", line)
+                warn.reject(SECTION_DPKG, "dpkg: not 4 tab-separated fields", line)
             continue
         name, version, abbrev, arch = fields
         try:
             state = _dpkg_state(abbrev)
         except ValueError:
-            warn.add("dpkg: unknown package status", line)
+            warn.reject(SECTION_DPKG, "dpkg: unknown package status", line)
             continue
         if state is None:
             continue
         if not name or not version:
-            warn.add("dpkg: empty name or version", line)
+            warn.reject(SECTION_DPKG, "dpkg: empty name or version", line)
             continue
         if suffix is not None and name.endswith(suffix):
             name = name[: -len(suffix)]
+        if (name, arch) in seen:  # dpkg has one row per package and architecture
+            dupes.add(name)
+            continue
+        seen.add((name, arch))
         packages.append(InstalledPackage(Ecosystem.DEB, name, version, arch, state))
+    dupes.report("dpkg", warn)
     return packages
 
 
 def parse_rpm(lines: list[str], warn: _Warnings) -> list[InstalledPackage]:
     """``rpm -qa`` lines as ``[epoch:]version-release``; epoch 0 omitted, gpg-pubkey skipped."""
     packages: list[InstalledPackage] = []
+    seen: set[tuple[str, str, str]] = set()
+    dupes = _Duplicates()
     for line in lines:
         if not line:
             continue
         fields = line.split("\t")
         if len(fields) != 3:
-            warn.add("rpm: not 3 tab-separated fields", line)
+            warn.reject(SECTION_RPM, "rpm: not 3 tab-separated fields", line)
             continue
         name, evr, arch = fields
         epoch, sep, vr = evr.partition(":")
         version_part, dash, release = vr.rpartition("-")
         if not sep or not (epoch.isdigit() or epoch == "(none)") or not dash:
-            warn.add("rpm: version is not epoch:version-release", line)
+            warn.reject(SECTION_RPM, "rpm: version is not epoch:version-release", line)
             continue
         if not name or not version_part or not release:
-            warn.add("rpm: empty name, version or release", line)
+            warn.reject(SECTION_RPM, "rpm: empty name, version or release", line)
             continue
         if name == "gpg-pubkey":
             continue
         version = vr if not epoch.isdigit() or int(epoch) == 0 else f"{int(epoch)}:{vr}"
+        # Several versions of one name are normal (kernels); the very same row twice is not.
+        if (name, version, arch) in seen:
+            dupes.add(name)
+            continue
+        seen.add((name, version, arch))
         packages.append(InstalledPackage(Ecosystem.RPM, name, version, arch))
+    dupes.report("rpm", warn)
     return packages
+
+
+@dataclass
+class _Duplicates:
+    """Repeated package rows: counted, the first kept, one warning (a host printing the same
+    row 20,000 times costs one line of report, and memory only for distinct rows)."""
+
+    count: int = 0
+    first: str = ""
+
+    def add(self, name: str) -> None:
+        if not self.count:
+            self.first = name
+        self.count += 1
+
+    def report(self, what: str, warn: _Warnings) -> None:
+        if self.count:
+            rows = "row" if self.count == 1 else "rows"
+            warn.add(
+                f"{what}: {self.count} duplicate package {rows} ignored, the first row of each "
+                f"kept (first duplicate: {escape_text(self.first)})"
+            )
 
 
 def parse_pip(lines: list[str], origin: str, warn: _Warnings) -> list[InstalledPackage]:
@@ -293,14 +362,24 @@ def _package_order(p: InstalledPackage) -> tuple[str, str, str, str, str, str]:
     return (p.ecosystem, p.name, p.version, p.arch, p.state, p.origin)
 
 
-def _section_failed(host: Host, section: _Section) -> str:
-    what = section.name
-    if section.name.startswith(PIP_PREFIX):
-        index = section.name[len(PIP_PREFIX) :]
+def _section_label(host: Host, name: str) -> str:
+    """How a reason names a section: pip sections by the inventory's path, not the index."""
+    if name.startswith(PIP_PREFIX):
+        index = name[len(PIP_PREFIX) :]
         if index.isdigit() and int(index) < len(host.pip):
-            what = f"pip {escape_text(host.pip[int(index)])}"
+            return f"pip {escape_text(host.pip[int(index)])}"
+    return escape_text(name)
+
+
+def _section_failed(host: Host, section: _Section) -> str:
     hint = " (not found)" if section.rc == 127 else ""
-    return f"{what}: probe exited with status {section.rc}{hint}"
+    return f"{_section_label(host, section.name)}: probe exited with status {section.rc}{hint}"
+
+
+def _incomplete_reason(problems: list[str]) -> str:
+    shown = "; ".join(problems[:MAX_PROBLEMS])
+    more = len(problems) - MAX_PROBLEMS
+    return f"{shown}; {more} more problems" if more > 0 else shown
 
 
 def parse_probe(
@@ -312,12 +391,16 @@ def parse_probe(
     rc: int = 0,
     available: AvailableQuery | None = None,
 ) -> HostSnapshot:
-    """The snapshot a probe run with ``nonce`` describes; raises ``ProbeOutputError`` only
-    when the output contains no probe section at all.
+    """The snapshot a probe run with ``nonce`` describes.
+
+    Raises ``ProbeOutputError`` when the output contains no probe section at all, and
+    ``ProbeIncomplete`` when it is not complete (module docstring): cut short, a section
+    failed, or a dpkg/rpm section does not parse.
 
     ``stderr`` and the script's ``rc`` explain failures: a few stderr lines are added to the
     warnings only when something failed, so a chatty login shell on a healthy host (pyenv,
-    motd scripts) does not turn every host into a warning.
+    motd scripts) does not turn every host into a warning. ``rc`` < 0 means the transport got
+    no exit status (the connection closed first).
 
     ``available`` is the query the probe was built with: its sections fill
     ``HostSnapshot.available`` (their exit status is judged by ``collectors.available``).
@@ -327,11 +410,7 @@ def parse_probe(
     sections, done = _split_sections(text, nonce, warn)
     if not sections:
         raise ProbeOutputError("no probe output found")
-    failed = not done or rc != 0
-    if not done:
-        warn.add("probe output incomplete (no final marker)")
-    if rc != 0:
-        warn.add(f"probe exited with status {rc}")
+    problems: list[str] = []
 
     by_name: dict[str, _Section] = {}
     for section in sections:
@@ -340,13 +419,16 @@ def parse_probe(
         by_name[section.name] = section
         if section.name in available_mod.SECTIONS:
             continue  # judged by collectors.available (dnf exits 1 for "no match")
-        if section.rc not in (0, None):
-            failed = True
-            warn.add(_section_failed(host, section))
-    if failed:
-        lines = stderr.decode("utf-8", errors="backslashreplace").splitlines()
-        for line in [ln for ln in lines if ln.strip()][-MAX_STDERR_LINES:]:
-            warn.add("stderr", line)
+        if section.rc is None:
+            problems.append(f"{_section_label(host, section.name)}: cut short (no end marker)")
+        elif section.rc != 0:
+            problems.append(_section_failed(host, section))
+    if not done:
+        problems.append("no final marker (output cut short)")
+    if rc < 0:
+        problems.append("connection closed before the probe's exit status arrived")
+    elif rc != 0:
+        problems.append(f"probe exited with status {rc}")
 
     os_release: OsRelease | None = None
     packages: list[InstalledPackage] = []
@@ -378,8 +460,19 @@ def parse_probe(
                 warn.add(message, bad_line)
         else:
             warn.add("unknown probe section", name)
-    if SECTION_OS_RELEASE not in by_name:
-        warn.add("os-release section missing")
+    if done:  # cut short, the missing sections are already explained
+        expected = [SECTION_OS_RELEASE, *(f"{PIP_PREFIX}{i}" for i in range(len(host.pip)))]
+        for name in expected:
+            if name not in by_name:
+                problems.append(f"{_section_label(host, name)}: section missing")
+    for name, (count, first) in warn.unparsed.items():
+        what = "1 line does" if count == 1 else f"{count} lines do"
+        problems.append(f"{_section_label(host, name)}: {what} not parse (first: {first})")
+    if problems:
+        err_lines = stderr.decode("utf-8", errors="backslashreplace").splitlines()
+        for line in [ln for ln in err_lines if ln.strip()][-MAX_STDERR_LINES:]:
+            warn.add("stderr", line)
+        raise ProbeIncomplete(_incomplete_reason(problems), warn.result())
     return HostSnapshot(
         host=host,
         os_release=os_release,

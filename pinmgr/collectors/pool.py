@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, TypeAlias
 
 from pinmgr.collectors.available import AvailableQuery
@@ -172,7 +173,7 @@ def collect_all(
             if transient and not stop.wait(retry_delay) and not stopping():
                 result, _ = attempt(index)
                 if isinstance(result, HostFailure):
-                    result = HostFailure(result.host, result.kind, f"{result.reason} (retried)")
+                    result = replace(result, reason=f"{result.reason} (retried)")
             with lock:
                 running.pop(index, None)
                 if index in abandoned:

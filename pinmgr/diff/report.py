@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from pinmgr.model import CheckReport, Finding, FindingKind, Summary
+from pinmgr.model import (
+    CheckReport,
+    Finding,
+    FindingKind,
+    HostFailure,
+    HostSnapshot,
+    HostWarning,
+    Summary,
+)
 
 # Kinds shown first within a host: what needs action before what is fine.
 _KIND_ORDER = {kind: i for i, kind in enumerate(FindingKind)}
@@ -23,6 +31,7 @@ def build(
     hosts_collected: int,
     lockfile: str = "",
     environments: Sequence[str] = (),
+    warnings: Sequence[HostWarning] = (),
 ) -> CheckReport:
     ordered = tuple(sorted(findings, key=sort_key))
     counts = Counter(f.kind for f in ordered)
@@ -36,4 +45,13 @@ def build(
         summary=summary,
         lockfile=lockfile,
         environments=tuple(environments),
+        warnings=tuple(warnings),
+    )
+
+
+def host_warnings(results: Iterable[HostSnapshot | HostFailure]) -> tuple[HostWarning, ...]:
+    """Every host's warnings (a snapshot's unparsed lines, a failure's stderr), in host order:
+    the report carries them so every format can show them."""
+    return tuple(
+        HostWarning(r.host.name, r.host.env, message) for r in results for message in r.warnings
     )

@@ -134,6 +134,10 @@ class HostSpec:
     """Name of another lab host to reach this one through (ssh_config ProxyJump)."""
     roles: tuple[str, ...] = ()
     """All roles for the inventory; default ``(role,)``."""
+    force_command: str | None = None
+    """An executable script (with its ``#!`` line) that this host's sshd runs instead of any
+    command a client asks for (sshd ``ForceCommand``; the request is in
+    ``$SSH_ORIGINAL_COMMAND``, its stdin is the client's): a host that misbehaves on purpose."""
 
 
 @dataclass
@@ -483,6 +487,8 @@ class Lab:
             (dpkg / "arch").write_text("".join(f"{a}\n" for a in ["amd64", *archs]))
             if h.has_venv:
                 self._write_venv(h)
+            if h.spec.force_command is not None:
+                self._write_force_command(h)
             if h.kind == "ssh":
                 key = h.dir / "ssh_host_ed25519_key"
                 cmd = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", h.name, "-f", str(key)]
@@ -502,6 +508,15 @@ class Lab:
         assert self._accounts is not None
         etc = h.dir / "upper" / "etc" if h.spec.writable else h.dir / "etc"
         self._accounts.write(etc, h.home)
+
+    def _write_force_command(self, h: LabHost) -> None:
+        """The host's own sshd_config: the lab's, plus ``ForceCommand`` running its script."""
+        assert h.spec.force_command is not None
+        script = h.dir / "force-command"
+        script.write_text(h.spec.force_command)
+        script.chmod(0o755)
+        common = (self.workdir / "sshd_config").read_text()
+        (h.dir / "sshd_config").write_text(f"{common}ForceCommand {script}\n")
 
     def _write_venv(self, h: LabHost) -> None:
         venv = h.dir / "venv"
@@ -560,7 +575,8 @@ class Lab:
                 f"mount --bind {q(str(h.dir / 'venv'))} {VENV_PATH}",
             ]
         if h.kind == "ssh":
-            cfg = q(str(self.workdir / "sshd_config"))
+            own = h.spec.force_command is not None
+            cfg = q(str((h.dir if own else self.workdir) / "sshd_config"))
             key = q(str(h.dir / "ssh_host_ed25519_key"))
             lines += [
                 # Checked here, in the host's namespace: sshd would only say "no such user" later.

@@ -123,6 +123,17 @@ def test_classify_real_ssh_stderr(
     assert "\n" not in failed.reason
 
 
+def test_unknown_key_reason_gives_the_whole_keyscan_command() -> None:
+    reason = classify(LABEL, UNKNOWN, known_hosts="/p/known_hosts").reason
+    assert reason.endswith(
+        "verify it out of band, then run "
+        "`ssh-keyscan -t ed25519 10.213.1.3 >> /p/known_hosts` or use `pinmgr check --accept-new`"
+    )
+    other_port = UNKNOWN.replace("10.213.1.3", "[10.213.1.3]:2222")
+    reason = classify(LABEL, other_port, known_hosts="/p/known_hosts").reason
+    assert "`ssh-keyscan -p 2222 -t ed25519 10.213.1.3 >> /p/known_hosts`" in reason
+
+
 def test_changed_wins_over_verification_failed_and_mentions_no_paths() -> None:
     reason = classify(LABEL, CHANGED).reason
     assert "man-in-the-middle" in reason
