@@ -37,10 +37,11 @@ PINNED = ("bash", "nginx", "openssl")
 ROLE = "web"  # not "app": the lab gives app hosts a virtualenv, which these hosts never list
 CAP = 64 * 1024 * 1024  # the transports' real byte cap (SshOptions.max_bytes default)
 OUR_COMMAND = re.compile(
-    r"::(error|warning|notice) (file=[^,:]+,line=\d+,col=\d+,)?title=[a-z-]+ h-[a-z0-9-]+::"
+    r"::(error|warning|notice) (file=[^,:]+,line=\d+,col=\d+,)?"
+    r"title=([a-z-]+|host warnings) h-[a-z0-9-]+::"
 )
 """The only way a github-format line may start: pinmgr's own workflow command (docs/ci.md),
-titled with a finding kind and the inventory's host name."""
+titled with a finding kind (or "host warnings") and the inventory's host name."""
 
 # The replayed host. VARIANT and the rows are filled in per host; everything else is fixed.
 HOSTILE = r"""#!/usr/bin/python3
