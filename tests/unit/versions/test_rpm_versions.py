@@ -6,6 +6,7 @@ Every expected value here was checked with librpm's ``rpm.vercmp``.
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -91,8 +92,15 @@ def test_sort_key() -> None:
     assert rpm.key("1.0") == rpm.key("1.0.")
 
 
-def test_only_empty_is_invalid() -> None:
+def test_librpm_compares_what_rpmbuild_would_refuse() -> None:
+    """rpm.vercmp orders any non-empty string; only "" (and NUL) cannot even be compared."""
     with pytest.raises(VersionError, match="invalid rpm version '': version string is empty"):
         validate("rpm", "")
-    for odd in ("-", ":", "~", "^", "é", "1 0"):
-        validate("rpm", odd)
+    with pytest.raises(VersionError, match="version string is empty"):
+        compare("rpm", "", "1")
+    validate("rpm", "~")  # rpmbuild takes "Version: ~" and "Version: ^" (checked with rpmspec)
+    validate("rpm", "^")
+    for odd in ("-", ":", "é", "1 0"):
+        assert compare("rpm", odd, odd) == 0
+        with pytest.raises(VersionError, match=re.escape(f"invalid rpm version {odd!r}: ")):
+            validate("rpm", odd)
