@@ -188,6 +188,14 @@ def _arbitrary_only(eco: Ecosystem, policy: PinPolicy) -> bool:
 
 def _check_installed(eco: Ecosystem, installed: str) -> None:
     """Raise VersionError, worded about the host's version, unless it passes ``validate``."""
+    refusal = _installed_refusal(eco, installed)
+    if refusal is not None:
+        raise VersionError(refusal)
+
+
+@functools.lru_cache(maxsize=16384)
+def _installed_refusal(eco: Ecosystem, installed: str) -> str | None:
+    # Cached: a fleet reports the same few thousand versions from every host.
     try:
         validate(eco, installed)
     except VersionError as exc:
@@ -200,4 +208,5 @@ def _check_installed(eco: Ecosystem, installed: str) -> None:
             detail = exc.message.removeprefix(f"invalid {eco.value} version {shown(installed)}: ")
             message = f"installed version {shown(installed)} is not a valid {eco.value} version"
             message += f": {detail}"
-        raise VersionError(message) from None
+        return message
+    return None
