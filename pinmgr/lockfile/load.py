@@ -25,6 +25,7 @@ from pinmgr.lockfile.positions import KeyPath, Positions, scan
 from pinmgr.model import SHARED_ROLE, Ecosystem, Location, Lockfile, Pin, Waiver
 from pinmgr.versions.names import name_problem
 from pinmgr.versions.policy import parse_policy
+from pinmgr.versions.text import MAX_NAME_CHARS, problem, shown
 
 if TYPE_CHECKING:
     from tomlkit.exceptions import ParseError
@@ -38,6 +39,7 @@ ECOSYSTEMS = tuple(e.value for e in Ecosystem)
 OS_RELEASE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*-[0-9][a-z0-9._]*$")
 ROLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_WAIVER_REASON_CHARS = 2000
 _PARSE_POS_RE = re.compile(r" at line \d+ col \d+$")
 
 
@@ -416,6 +418,12 @@ class _Checker:
                     f"{label}: {key} must be a non-empty string, got {got}",
                     self.at_value((*path, key)),
                 )
+                texts[key] = None
+                continue
+            # Waiver text is printed in every report: no control characters, bounded names.
+            bad = problem(value, _WAIVER_REASON_CHARS if key == "reason" else MAX_NAME_CHARS)
+            if bad is not None:
+                self.problem(f"{label}: {key} {shown(value)}: {bad}", self.at_value((*path, key)))
                 texts[key] = None
                 continue
             texts[key] = value

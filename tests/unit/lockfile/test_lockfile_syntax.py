@@ -262,3 +262,15 @@ def test_apt_preferences_never_prints_an_invalid_pin() -> None:
     lock = Lockfile("pins.toml", 1, ("app",), (glob,), (), (("app", "debian-12"),))
     with pytest.raises(UsageError, match=r"invalid deb glob"):
         emit_apt_preferences(lock, "app", "debian-12")
+
+
+def test_waiver_text_with_control_characters_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "pinmgr.toml"
+    path.write_text(
+        BASE + '\n[[waivers]]\npackage = "bash"\nreason = "ok\\u001b[2J"\nexpires = 2030-01-01\n'
+    )
+    with pytest.raises(LockfileError) as info:
+        load(path)
+    assert str(info.value) == (
+        f"{path}:8:10: waiver #1: reason 'ok\\x1b[2J': contains the control character U+001B"
+    )
