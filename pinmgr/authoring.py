@@ -33,7 +33,10 @@ from pinmgr.model import (
     Pin,
     PolicyKind,
 )
+from pinmgr.versions import validate
+from pinmgr.versions.names import name_problem
 from pinmgr.versions.policy import evaluate
+from pinmgr.versions.text import MAX_VERSION_CHARS, problem, shown
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,7 @@ def plan_lock(
             continue
         if pin is not None and pin.role == SHARED_ROLE:
             overridden.append(pin.package)
+        _refuse_unwritable(snapshot.host.name, eco, host_name, pkg.version)
         name = _spelled(current, role, release, eco, host_name)
         edit.set_pin(doc, role, release, eco, name, pkg.version)
     if kept:
@@ -238,6 +242,27 @@ def plan_lock(
     if overridden:
         notes.append(f"pinned for role {role}, overriding the shared pins: {', '.join(overridden)}")
     return _finish(path, doc, raw, notes)
+
+
+def _refuse_unwritable(host: str, ecosystem: Ecosystem, name: str, version: str) -> None:
+    """A host's package name or version the lockfile may not hold ends the edit, naming both.
+
+    Host text is untrusted: control characters, undecodable bytes (which arrive as ``\\xc3``
+    escapes) or what the ecosystem's syntax forbids are refused, never repaired or written.
+    """
+    refusal = name_problem(ecosystem, name)
+    if refusal is None:
+        try:
+            validate(ecosystem, version)
+        except VersionError as exc:
+            refusal = f"{ecosystem.value} package {shown(name)}: {exc.message}"
+    if refusal is not None:
+        raise VersionError(f"{host}: {refusal}; the lockfile was not changed")
+
+
+def _quoted(version: str) -> str:
+    """A host's version for a note: as is, or quoted and cut when it holds control text."""
+    return version if problem(version, MAX_VERSION_CHARS) is None else shown(version)
 
 
 def _satisfied(pin: Pin, version: str) -> bool:
@@ -263,7 +288,8 @@ def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[st
     refuse_failed_hosts(report, "not accepting")
     path, doc, raw = _open(lockfile)
     current = loads(edit.dumps(doc), str(path))
-    seen: dict[tuple[str, str, Ecosystem, str], set[str]] = defaultdict(set)
+    # pin -> installed version -> the first host reporting it (named if it cannot be written)
+    seen: dict[tuple[str, str, Ecosystem, str], dict[str, str]] = defaultdict(dict)
     for f in report.findings:
         if f.kind is not FindingKind.DRIFT or f.ecosystem is None or not f.actual:
             continue
@@ -274,17 +300,20 @@ def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[st
             continue
         # Keyed by the pin's own spelling: a finding names the package as the host does
         # (``libssl3:amd64``, ``django``), the edit must change the pin that is there.
-        seen[(pin.role, f.os_release, f.ecosystem, pin.package)].add(f.actual)
+        seen[(pin.role, f.os_release, f.ecosystem, pin.package)].setdefault(f.actual, f.host)
     notes: list[str] = []
     for (role, release, eco, name), versions in sorted(seen.items(), key=lambda i: str(i[0])):
         if len(versions) > 1:
+            shown_versions = ", ".join(map(_quoted, sorted(versions)))
             notes.append(
-                f"{name} ({eco.value}, {release}): hosts disagree ({', '.join(sorted(versions))}); "
+                f"{name} ({eco.value}, {release}): hosts disagree ({shown_versions}); "
                 f"not accepted — choose one with: pinmgr pin {name}=VERSION "
                 f"{'--shared' if role == SHARED_ROLE else '--role ' + role} --os {release}"
             )
             continue
-        edit.set_pin(doc, role, release, eco, name, next(iter(versions)))
+        ((version, host),) = versions.items()
+        _refuse_unwritable(host, eco, name, version)
+        edit.set_pin(doc, role, release, eco, name, version)
     if not seen:
         notes.append("no drift to accept")
     return _finish(path, doc, raw, notes)

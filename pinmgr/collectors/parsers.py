@@ -296,7 +296,8 @@ def parse_rpm(lines: list[str], warn: _Warnings) -> list[InstalledPackage]:
         name, evr, arch = fields
         epoch, sep, vr = evr.partition(":")
         version_part, dash, release = vr.rpartition("-")
-        if not sep or not (epoch.isdigit() or epoch == "(none)") or not dash:
+        numeric = epoch.isascii() and epoch.isdigit()  # isdigit() alone takes '²' and '٣'
+        if not sep or not (numeric or epoch == "(none)") or not dash:
             warn.reject(SECTION_RPM, "rpm: version is not epoch:version-release", line)
             continue
         if not name or not version_part or not release:
@@ -304,7 +305,8 @@ def parse_rpm(lines: list[str], warn: _Warnings) -> list[InstalledPackage]:
             continue
         if name == "gpg-pubkey":
             continue
-        version = vr if not epoch.isdigit() or int(epoch) == 0 else f"{int(epoch)}:{vr}"
+        digits = epoch.lstrip("0") if numeric else ""  # no int(): any number of digits
+        version = f"{digits}:{vr}" if digits else vr
         # Several versions of one name are normal (kernels); the very same row twice is not.
         if (name, version, arch) in seen:
             dupes.add(name)

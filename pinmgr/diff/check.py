@@ -166,7 +166,7 @@ def _compare(
         # A host may report a version its own ecosystem's rules reject (legacy pip versions,
         # hostile output): that host/package is drift with the reason, not a crash of the run.
         found = _finding(snap, role, release, pin, FindingKind.DRIFT, installed)
-        return replace(found, reason=f"installed version not comparable: {exc.message}")
+        return replace(found, reason=exc.message)  # "installed version 'foo' is not PEP 440"
     if direction is None and installed.state is not PackageState.HALF_INSTALLED:
         return _finding(snap, role, release, pin, FindingKind.OK, installed)
     found = _finding(snap, role, release, pin, FindingKind.DRIFT, installed)

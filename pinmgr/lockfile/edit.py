@@ -20,8 +20,9 @@ from tomlkit.items import AoT, Comment, Item, Key, String, StringType, Table, Wh
 from tomlkit.toml_document import TOMLDocument
 
 from pinmgr.errors import LockfileError, UsageError
-from pinmgr.lockfile.load import OS_RELEASE_RE, PACKAGE_RES, ROLE_RE, decode, dotted
+from pinmgr.lockfile.load import OS_RELEASE_RE, ROLE_RE, decode, dotted
 from pinmgr.model import SHARED_ROLE, Ecosystem, Location, Waiver
+from pinmgr.versions.names import name_problem
 from pinmgr.versions.policy import parse_policy
 
 # Where a missing top-level section goes: before the first existing one that follows it.
@@ -127,12 +128,13 @@ def add_waiver(doc: TOMLDocument, waiver: Waiver) -> None:
 
 
 def _check_names(role: str, os_release: str, ecosystem: Ecosystem, package: str) -> None:
-    if role != SHARED_ROLE and not ROLE_RE.match(role):
+    if role != SHARED_ROLE and not ROLE_RE.fullmatch(role):
         raise UsageError(f"invalid role name {role!r}")
-    if not OS_RELEASE_RE.match(os_release):
+    if not OS_RELEASE_RE.fullmatch(os_release):
         raise UsageError(f"{os_release!r} is not an OS release key (ID-VERSION_ID, like debian-12)")
-    if not PACKAGE_RES[ecosystem].match(package):
-        raise UsageError(f"{package!r} is not a valid {ecosystem.value} package name")
+    bad_name = name_problem(ecosystem, package)
+    if bad_name is not None:
+        raise UsageError(bad_name)
 
 
 def _table_path(role: str, os_release: str, ecosystem: Ecosystem) -> tuple[str, ...]:

@@ -15,7 +15,6 @@ import datetime as dt
 import difflib
 import re
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,9 @@ from packaging.utils import canonicalize_name
 from pinmgr.errors import LockfileError, VersionError
 from pinmgr.lockfile.positions import KeyPath, Positions, scan
 from pinmgr.model import SHARED_ROLE, Ecosystem, Location, Lockfile, Pin, Waiver
+from pinmgr.versions.names import name_problem
 from pinmgr.versions.policy import parse_policy
+from pinmgr.versions.text import MAX_NAME_CHARS, problem, shown
 
 if TYPE_CHECKING:
     from tomlkit.exceptions import ParseError
@@ -37,14 +38,8 @@ ECOSYSTEMS = tuple(e.value for e in Ecosystem)
 # ID-VERSION_ID from /etc/os-release: both lowercase; VERSION_ID starts with a digit.
 OS_RELEASE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*-[0-9][a-z0-9._]*$")
 ROLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-PACKAGE_RES: Mapping[Ecosystem, re.Pattern[str]] = {
-    # Debian policy 5.6.1, plus an optional ":arch" qualifier as dpkg-query prints it.
-    Ecosystem.DEB: re.compile(r"^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?$"),
-    Ecosystem.RPM: re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$"),
-    # PEP 508 distribution name.
-    Ecosystem.PIP: re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"),
-}
 BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_WAIVER_REASON_CHARS = 2000
 _PARSE_POS_RE = re.compile(r" at line \d+ col \d+$")
 
 
@@ -190,7 +185,7 @@ def dotted(path: KeyPath) -> str:
     for depth, part in enumerate(path):
         if isinstance(part, int):
             parts[-1] += f"[{part}]"
-        elif depth != release_at and BARE_KEY_RE.match(part):
+        elif depth != release_at and BARE_KEY_RE.fullmatch(part):
             parts.append(part)
         else:
             import tomlkit  # only for a message: check needs no tomlkit otherwise
@@ -285,7 +280,7 @@ class _Checker:
 
     def role(self, role: str, releases: object) -> None:
         path: KeyPath = ("roles", role)
-        if not ROLE_RE.match(role):
+        if not ROLE_RE.fullmatch(role):
             self.problem(
                 f"role name {role!r} must be letters, digits, '-', '_' or '.', "
                 "starting with a letter or digit",
@@ -298,7 +293,7 @@ class _Checker:
             self.release(role, release, pins, (*path, release))
 
     def release(self, role: str, release: str, ecosystems: object, path: KeyPath) -> None:
-        if not OS_RELEASE_RE.match(release):
+        if not OS_RELEASE_RE.fullmatch(release):
             hint = "lowercase " if release.lower() != release else ""
             self.problem(
                 f"{release!r} is not an OS release key: expected {hint}ID-VERSION_ID from "
@@ -340,11 +335,9 @@ class _Checker:
         seen: dict[str, str] = {}
         for package, version in pins.items():
             pin_path = (*path, package)
-            if not PACKAGE_RES[ecosystem].match(package):
-                self.problem(
-                    f"{package!r} is not a valid {ecosystem.value} package name",
-                    self.at_key(pin_path),
-                )
+            bad_name = name_problem(ecosystem, package)
+            if bad_name is not None:
+                self.problem(bad_name, self.at_key(pin_path))
                 continue
             if ecosystem is Ecosystem.PIP:
                 canonical = canonicalize_name(package)
@@ -425,6 +418,12 @@ class _Checker:
                     f"{label}: {key} must be a non-empty string, got {got}",
                     self.at_value((*path, key)),
                 )
+                texts[key] = None
+                continue
+            # Waiver text is printed in every report: no control characters, bounded names.
+            bad = problem(value, _WAIVER_REASON_CHARS if key == "reason" else MAX_NAME_CHARS)
+            if bad is not None:
+                self.problem(f"{label}: {key} {shown(value)}: {bad}", self.at_value((*path, key)))
                 texts[key] = None
                 continue
             texts[key] = value

@@ -46,7 +46,13 @@ def scheme(ecosystem: Ecosystem | str) -> VersionScheme:
 
 
 def validate(ecosystem: Ecosystem | str, version: str) -> None:
-    """Raise VersionError if the ecosystem's own tool would reject ``version``."""
+    """Raise VersionError unless ``version`` may be written into a lockfile.
+
+    The one authority for the loader, ``pin``, ``lock``, ``accept`` and the emitters: the
+    ecosystem's syntax as its build tools enforce it (dpkg's warnings and rpmbuild's rules are
+    errors here), no control characters or undecodable bytes, at most 256 characters.
+    ``compare`` and ``sort_key`` are more lenient: they take what dpkg / librpm compare.
+    """
     scheme(ecosystem).validate(version)
 
 

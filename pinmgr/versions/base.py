@@ -12,7 +12,11 @@ class SortKey(Protocol):
 
 
 class VersionScheme(Protocol):
-    """One ecosystem's version rules; every function raises VersionError on an invalid version."""
+    """One ecosystem's version rules; each function raises VersionError on a version it refuses.
+
+    ``validate`` is strict (what a lockfile may hold); ``compare`` and ``key`` take whatever the
+    ecosystem's tool compares, of any length, and never raise anything but VersionError.
+    """
 
     def validate(self, version: str) -> None: ...
 

@@ -3,8 +3,13 @@
 A port of dpkg's ``parseversion`` (lib/dpkg/parsehelp.c) and ``verrevcmp`` (lib/dpkg/version.c),
 so a pin compares exactly as apt/dpkg would on the host. Strings are handled as their UTF-8 bytes
 because dpkg orders raw (signed) chars: a byte >= 0x80 sorts between letters and ASCII symbols.
-dpkg only *warns* about a leading non-digit or odd characters and still compares; those are
-reported by :func:`lint` and never raise.
+dpkg only *warns* about a leading non-digit or odd characters and still compares (:func:`lint`
+names the warning, :func:`parse` and :func:`compare` accept them), but builds and installs refuse
+them: :func:`validate`, the rule for anything written into a lockfile, refuses both.
+
+Digit runs are compared as dpkg does, by their digits (leading zeros dropped, then length, then
+text), never through ``int``: a run of 5,000 digits orders correctly instead of hitting Python's
+int-from-string limit.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from pinmgr.errors import VersionError
+from pinmgr.versions.text import MAX_VERSION_CHARS, problem, shown
 
 _BLANK = b" \t"
 _C_SPACE = b" \t\n\v\f\r"  # what strtol() skips before the epoch
@@ -24,11 +30,14 @@ _UPSTREAM_OK = frozenset(_DIGITS + _ALPHA + b".-+~:")
 _REVISION_OK = frozenset(_DIGITS + _ALPHA + b".+~")
 _PART = re.compile(rb"([^0-9]*)([0-9]*)")
 
-# A key for one part: (orders of the non-digit run + (0,), number) pairs, then _END.
+# A number as (count of digits, digits) with leading zeros dropped: orders like its value.
+Number = tuple[int, bytes]
+# A key for one part: (orders of the non-digit run + (0,), number) pairs, then _END twice.
 # dpkg treats end-of-string like a digit (order 0) and a missing number like 0, so _END is
 # exactly "nothing left": trailing pairs equal to it are dropped so equal versions get equal keys.
-PartKey = tuple[tuple[tuple[int, ...], int], ...]
-_END: tuple[tuple[int, ...], int] = ((0,), 0)
+Pair = tuple[tuple[int, ...], Number]
+PartKey = tuple[Pair, ...]
+_END: Pair = ((0,), (0, b""))
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class DebVersion:
 
 
 def _fail(version: str, reason: str) -> VersionError:
-    return VersionError(f"invalid deb version {version!r}: {reason}")
+    return VersionError(f"invalid deb version {shown(version)}: {reason}")
 
 
 def parse(version: str) -> DebVersion:
@@ -61,11 +70,13 @@ def parse(version: str) -> DebVersion:
             raise _fail(version, "epoch in version is empty")
         if m.end() != colon:
             raise _fail(version, "epoch in version is not number")
-        epoch = int(m.group(2)) * (-1 if m.group(1) == b"-" else 1)
-        if epoch < 0:
+        digits = m.group(2).lstrip(b"0")
+        if digits and m.group(1) == b"-":  # dpkg tests the sign before the size
             raise _fail(version, "epoch in version is negative")
-        if epoch > _INT_MAX:
+        # Length first: int() of thousands of digits would hit Python's int-from-string limit.
+        if len(digits) > len(str(_INT_MAX)) or int(digits or b"0") > _INT_MAX:
             raise _fail(version, "epoch in version is too big")
+        epoch = int(digits or b"0")
         if colon + 1 == len(raw):  # dpkg looks at the untrimmed string here
             raise _fail(version, "nothing after colon in version number")
         text = text[colon + 1 :]
@@ -80,8 +91,21 @@ def parse(version: str) -> DebVersion:
 
 
 def validate(version: str) -> None:
-    """Raise VersionError if dpkg would reject ``version`` with an error (warnings pass)."""
-    parse(version)
+    """Raise VersionError unless ``version`` is one dpkg accepts without a warning.
+
+    Stricter than :func:`parse` on purpose: dpkg-deb and dpkg's package database (outside its
+    lax mode) turn the warnings into errors, so a version with odd characters, a leading
+    non-digit, blanks around it, control characters or more than MAX_VERSION_CHARS characters
+    is no version a lockfile may hold.
+    """
+    reason = problem(version, MAX_VERSION_CHARS)
+    if reason is not None:
+        raise _fail(version, reason)
+    warning = lint(version)
+    if warning is not None:
+        raise _fail(version, warning)
+    if version != version.strip(" \t"):
+        raise _fail(version, "blanks around the version")
 
 
 def lint(version: str) -> str | None:
@@ -106,11 +130,25 @@ def _order(c: int) -> int:
     return c if c >= 0x80 else c + 256
 
 
+def _number(digits: bytes) -> Number:
+    stripped = digits.lstrip(b"0")
+    return (len(stripped), stripped)
+
+
 def _part_key(part: bytes) -> PartKey:
-    pairs = [((*(_order(c) for c in run), 0), int(num or b"0")) for run, num in _PART.findall(part)]
+    """dpkg's verrevcmp as a tuple: compare keys of two parts to compare the parts.
+
+    Pairs after the first always start with a non-digit, so only the first pair can equal
+    _END (a part starting with a zero number, as ``0~``); trailing _END pairs are dropped.
+    Two _END pairs close the key, so a shorter key never runs out while the other still has
+    a pair to weigh: ``""`` (read as ``0``) against ``0~`` goes on to compare _END with the
+    ``~`` pair, and ``0`` is newer, as dpkg says. (One _END let ``""`` stop first and sort
+    below ``0~``.)
+    """
+    pairs = [((*(_order(c) for c in run), 0), _number(num)) for run, num in _PART.findall(part)]
     while pairs and pairs[-1] == _END:
         pairs.pop()
-    return (*pairs, _END)
+    return (*pairs, _END, _END)
 
 
 def key(version: str) -> tuple[int, PartKey, PartKey]:

@@ -16,6 +16,11 @@ Directions when a version does not meet the pin (``evaluate``):
   gives OLDER, an upper bound (``<=``, ``<``) NEWER, ``==`` / ``~=`` the order against it. A
   failing ``!=`` alone gives NEWER: an excluded version is nearly always a known-bad release a
   host reached by upgrading, and the fix is to go back to an allowed one.
+
+The installed version is checked with the ecosystem's strict syntax (``validate``) before it is
+compared: a host's version is untrusted text. One exception, as in packaging: a pip ``===`` pin
+compares as a plain (case-insensitive) string, so ``===foo`` matches an installed ``foo``
+that is no PEP 440 version at all.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from packaging.version import InvalidVersion, Version
 from pinmgr.errors import VersionError
 from pinmgr.model import Direction, Ecosystem, PinPolicy, PolicyKind, assert_never
 from pinmgr.versions import compare, ecosystem_of, validate
+from pinmgr.versions.text import MAX_VERSION_CHARS, problem, shown
 
 _RANGE_START = ("<", ">", "=", "!", "~")
 _CLAUSE = re.compile(r"(>=|<=|==|!=|>|<)\s*([^\s<>=!].*)")
@@ -102,6 +108,9 @@ def _glob_match(eco: Ecosystem, text: str, installed: str) -> bool:
 def parse_policy(ecosystem: Ecosystem | str, text: str) -> PinPolicy:
     """Classify and validate a pin's text; raise VersionError with the reason if it is invalid."""
     eco = ecosystem_of(ecosystem)
+    reason = problem(text, MAX_VERSION_CHARS)
+    if reason is not None:
+        raise VersionError(f"invalid {eco.value} pin {shown(text)}: {reason}")
     spec = text.strip()
     if not spec:
         raise VersionError(f"empty {eco.value} pin: give a version, a glob or a range")
@@ -138,12 +147,12 @@ def _range_direction(eco: Ecosystem, spec: str, installed: str) -> Direction | N
     if op in _UPPER or op == "!=":
         return Direction.NEWER
     if eco is Ecosystem.PIP and (op == "===" or bound.endswith("*")):
-        # '==1.0.*' / '===x': order against the literal part when it is a version at all.
+        # '==1.0.*' / '===x': order against the literal part when both are versions at all.
         try:
             floor = Version(bound.rstrip(".*") or "0")
+            return Direction.OLDER if Version(installed) < floor else Direction.NEWER
         except InvalidVersion:
             return Direction.NEWER
-        return Direction.OLDER if Version(installed) < floor else Direction.NEWER
     return _direction(compare(eco, installed, bound)) or Direction.NEWER
 
 
@@ -153,7 +162,9 @@ def evaluate(ecosystem: Ecosystem | str, policy: PinPolicy, installed: str) -> D
     Raises VersionError if ``installed`` (or the pin) is not a valid version of the ecosystem.
     """
     eco = ecosystem_of(ecosystem)
-    validate(eco, installed)
+    if _arbitrary_only(eco, policy):
+        return _range_direction(eco, policy.spec, installed)
+    _check_installed(eco, installed)
     match policy.kind:
         case PolicyKind.EXACT:
             return _direction(compare(eco, installed, policy.spec))
@@ -166,3 +177,36 @@ def evaluate(ecosystem: Ecosystem | str, policy: PinPolicy, installed: str) -> D
             return _range_direction(eco, policy.spec, installed)
         case _:
             return assert_never(policy.kind)
+
+
+def _arbitrary_only(eco: Ecosystem, policy: PinPolicy) -> bool:
+    """A pip range of ``===`` clauses only: plain string equality, any installed text."""
+    if eco is not Ecosystem.PIP or policy.kind is not PolicyKind.RANGE:
+        return False
+    return all(op == "===" for op, _ in _clauses(eco, policy.spec))
+
+
+def _check_installed(eco: Ecosystem, installed: str) -> None:
+    """Raise VersionError, worded about the host's version, unless it passes ``validate``."""
+    refusal = _installed_refusal(eco, installed)
+    if refusal is not None:
+        raise VersionError(refusal)
+
+
+@functools.lru_cache(maxsize=16384)
+def _installed_refusal(eco: Ecosystem, installed: str) -> str | None:
+    # Cached: a fleet reports the same few thousand versions from every host.
+    try:
+        validate(eco, installed)
+    except VersionError as exc:
+        if eco is Ecosystem.PIP:
+            message = f"installed version {shown(installed)} is not PEP 440"
+            reason = problem(installed, MAX_VERSION_CHARS)
+            if reason is not None or installed != installed.strip():
+                message += f" ({reason or 'blanks around it'})"
+        else:
+            detail = exc.message.removeprefix(f"invalid {eco.value} version {shown(installed)}: ")
+            message = f"installed version {shown(installed)} is not a valid {eco.value} version"
+            message += f": {detail}"
+        return message
+    return None

@@ -229,5 +229,51 @@ def deb_strings(n: int, seed: int = SEED + 1) -> list[str]:
     return out
 
 
+# Shapes where a key built from tuples goes wrong: zero parts, '0~', empty and zero revisions,
+# epochs, leading zeros and digit runs longer than Python's int-from-string limit (4,300).
+_DEB_EDGE_EPOCH = ["", "", "", "0:", "1:", "00:", "01:", "2:"]
+_DEB_EDGE_TOKEN = ["0", "0", "00", "1", "01", "10", "9", "~", "~", "0~", "~0", ".", ".0", "+", "a",
+                   "z", "A", "-0", "-0~", "-~", "-1", "-00", ".~", "~~", "+0", "0.0"]  # fmt: skip
+_DEB_LONG = ["9" * 4301, "1" + "0" * 5000, "0" * 4400 + "7", "9" * 5000]
+
+
+def _deb_edge(rng: random.Random) -> str:
+    tokens = [rng.choice(_DEB_EDGE_TOKEN) for _ in range(rng.randint(1, 5))]
+    if rng.random() < 0.08:
+        tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(_DEB_LONG))
+    body = "".join(tokens)
+    if rng.random() < 0.8 and not body[0].isdigit():
+        body = rng.choice(["0", "1", "00"]) + body
+    return rng.choice(_DEB_EDGE_EPOCH) + body
+
+
+def deb_edge_pairs(n: int, seed: int = SEED + 3) -> list[tuple[str, str]]:
+    """Pairs of the edge shapes, mostly a string and a one-token edit of it."""
+    rng = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    while len(out) < n:
+        a = _deb_edge(rng)
+        r = rng.random()
+        if r < 0.15:
+            b = a
+        elif r < 0.75:
+            token = rng.choice(_DEB_EDGE_TOKEN)
+            b = a + token if rng.random() < 0.6 else token[:1].join(a.rsplit(a[-1:], 1))
+        else:
+            b = _deb_edge(rng)
+        if a and b and "<unknown>" not in (a, b):
+            out.append((a, b) if rng.random() < 0.5 else (b, a))
+    return out
+
+
+def deb_edge_strings(n: int, seed: int = SEED + 4) -> list[str]:
+    """Distinct edge-shape strings (for sorting, then asking dpkg about each neighbour)."""
+    rng = random.Random(seed)
+    out: dict[str, None] = {}
+    while len(out) < n:
+        out[_deb_edge(rng)] = None
+    return list(out)
+
+
 def rpm_pairs(n: int, seed: int = SEED + 2) -> list[tuple[str, str]]:
     return _pairs(random.Random(seed), n, _rpm_realistic, _rpm_adversarial, _RPM_ADV_ALPHABET)

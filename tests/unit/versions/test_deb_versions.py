@@ -35,6 +35,13 @@ from pinmgr.versions import compare, deb, sort_key, validate
         ("1.0-1~bpo12+1", "1.0-1", -1),
         ("1.18.0-6ubuntu14.4", "1.18.0-6ubuntu14", 1),
         ("1.18.0-6ubuntu14.4", "1.18.0-6ubuntu14.10", -1),
+        ("1.0", "1.0-0~", 1),  # a zero part followed by '~': "" reads as 0, then end > '~'
+        ("1:0", "1:0~1", 1),
+        ("0", "0~", 1),
+        ("1.0-0", "1.0-0~", 1),
+        ("1.0-00~", "1.0-0~", 0),
+        ("0~", "~", 1),
+        ("1.0-0~~", "1.0-0~", -1),
         ("1.001", "1.1", 0),
         ("1.0", "1.00", 0),
         ("1.99999999999999999999999", "1.99999999999999999999998", 1),
@@ -111,9 +118,16 @@ def test_rejects_what_dpkg_rejects(version: str, reason: str) -> None:
         ("1.0-1_2", "invalid character in revision number"),
     ],
 )
-def test_accepts_what_dpkg_only_warns_about(version: str, warning: str | None) -> None:
-    validate("deb", version)
+def test_compares_what_dpkg_only_warns_about(version: str, warning: str | None) -> None:
+    """dpkg --compare-versions accepts these (with a warning); a lockfile may not hold them."""
+    deb.parse(version)
+    assert deb.compare(version, version) == 0
     assert deb.lint(version) == warning
+    if warning is None and version == version.strip():
+        validate("deb", version)
+    else:
+        with pytest.raises(VersionError, match=warning or "blanks around the version"):
+            validate("deb", version)
 
 
 def test_epoch_forms_parse_like_strtol() -> None:
@@ -126,3 +140,16 @@ def test_empty_is_rejected_although_dpkg_reads_it_as_no_version() -> None:
     """``dpkg --compare-versions '' lt 1`` succeeds ("no version"); a pin must be a version."""
     with pytest.raises(VersionError, match="version string is empty"):
         validate("deb", "")
+
+
+def test_digit_runs_beyond_pythons_int_limit_compare_by_digits() -> None:
+    """5,000-digit runs (Python refuses int() above 4,300): no ValueError, dpkg's order."""
+    big = "9" * 5000
+    assert compare("deb", f"1.{big}", f"1.{big[:-1]}8") == 1
+    assert compare("deb", f"1.{big}", f"1.000{big}") == 0
+    assert compare("deb", f"1.{big}-1", f"1.1{big}-1") == -1
+    assert sort_key("deb", f"1:{big}") > sort_key("deb", f"1:{big[1:]}")
+    with pytest.raises(VersionError, match="epoch in version is too big"):
+        compare("deb", f"{big}:1", "1")
+    with pytest.raises(VersionError, match=r"\(5002 characters\): longer than 256 characters"):
+        validate("deb", f"1.{big}")

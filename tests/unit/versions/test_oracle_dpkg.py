@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from collections.abc import Callable
@@ -80,3 +81,48 @@ def test_validation_and_messages_match_dpkg(tmp_path: Path, checked: Callable[[s
         f"{len(wrong)} of {len(versions)} deb strings disagree with dpkg: {wrong[:10]}"
     )
     assert rejected > 100 and warned > 100, "generator no longer exercises errors and warnings"
+
+
+N_EDGE_PAIRS = 3000
+N_EDGE_STRINGS = 3000
+
+
+def test_edge_shapes_compare_like_dpkg(tmp_path: Path, checked: Callable[[str], None]) -> None:
+    """Zero parts, '0~', empty revisions, epochs, leading zeros, runs of > 4,300 digits."""
+    pairs = _generate.deb_edge_pairs(N_EDGE_PAIRS)
+    expected = _oracle.dpkg_compare(pairs, tmp_path)
+    assert len(expected) == len(pairs)
+    wrong = [
+        (a[:80], b[:80], e, _ours(a, b))
+        for (a, b), e in zip(pairs, expected, strict=True)
+        if _ours(a, b) != e
+    ]
+    longest = max(len(v) for p in pairs for v in p)
+    checked(f"checked {len(pairs)} deb edge-shape pairs against dpkg (longest {longest} chars)")
+    assert not wrong, (
+        f"{len(wrong)} of {len(pairs)} deb edge pairs disagree with dpkg: {wrong[:10]}"
+    )
+    assert {"lt", "eq", "gt", "err"} <= set(expected) and longest > 4300
+
+
+def test_sort_key_orders_edge_shapes_like_dpkg(
+    tmp_path: Path, checked: Callable[[str], None]
+) -> None:
+    """Sorted by ``sort_key``, each neighbour must be lt or eq exactly as the key says.
+
+    dpkg's order is total, so agreeing on the neighbours of one sorted list means agreeing on
+    every pair of it (millions here) for one dpkg call per string.
+    """
+    strings = _generate.deb_edge_strings(N_EDGE_STRINGS)
+    valid = sorted((v for v in strings if _ours(v, v) == "eq"), key=deb.key)
+    neighbours = list(itertools.pairwise(valid))
+    labels = _oracle.dpkg_compare(neighbours, tmp_path)
+    ours = ["eq" if deb.key(a) == deb.key(b) else "lt" for a, b in neighbours]
+    wrong = [
+        (a[:80], b[:80], theirs, mine)
+        for (a, b), theirs, mine in zip(neighbours, labels, ours, strict=True)
+        if theirs != mine
+    ]
+    checked(f"checked {len(neighbours)} sorted deb edge-shape neighbours against dpkg")
+    assert not wrong, f"{len(wrong)} sorted neighbours disagree with dpkg: {wrong[:10]}"
+    assert len(valid) > N_EDGE_STRINGS // 2 and {"lt", "eq"} <= set(labels)

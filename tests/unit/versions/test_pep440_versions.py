@@ -49,3 +49,21 @@ def test_unknown_ecosystem() -> None:
         VersionError, match=r"unknown ecosystem 'apk' \(expected one of deb, rpm, pip\)"
     ):
         compare("apk", "1", "2")
+
+
+def test_numbers_past_pythons_int_limit_are_the_documented_error() -> None:
+    """packaging int()s every number; 4,301 digits would raise ValueError inside it."""
+    assert compare("pip", "1." + "9" * 4300, "1." + "9" * 4299) == 1  # at the limit: compared
+    for huge in ("1." + "9" * 4301, "9" * 5000, "1.0.post" + "1" * 5000, "1.0+" + "2" * 5000):
+        with pytest.raises(VersionError, match=r"a number of more than 4300 digits$"):
+            compare("pip", huge, "1.0")
+        with pytest.raises(VersionError):
+            sort_key("pip", huge)
+        with pytest.raises(VersionError, match="longer than 256 characters"):
+            validate("pip", huge)
+
+
+@pytest.mark.parametrize("blank", [" 1.0", "1.0 ", "1.0\t", "1. 0"])
+def test_validate_refuses_blanks_packaging_would_strip(blank: str) -> None:
+    with pytest.raises(VersionError, match=r"invalid pip version "):
+        validate("pip", blank)

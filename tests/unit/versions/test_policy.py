@@ -143,5 +143,57 @@ def test_every_kind_on_every_ecosystem_can_pass_and_fail() -> None:
 
 
 def test_invalid_installed_version_raises() -> None:
-    with pytest.raises(VersionError, match="invalid deb version '1:'"):
+    with pytest.raises(
+        VersionError,
+        match=r"^installed version '1:' is not a valid deb version: nothing after colon in version",
+    ):
         evaluate("deb", parse_policy("deb", "1.0"), "1:")
+
+
+@pytest.mark.parametrize(
+    ("pin", "installed", "expected"),
+    [
+        ("===foo", "foo", None),  # not PEP 440 at all: a plain string match
+        ("===foo", "FOO", None),  # case-insensitive, as packaging compares it
+        ("===foo", "foo2", NEWER),
+        ("===1.0", "1.0", None),
+        ("===1.0", "1.0.0", NEWER),  # no normalisation: a different string
+        ("===1.0", "bar", NEWER),
+    ],
+)
+def test_arbitrary_equality_compares_plain_strings(
+    pin: str, installed: str, expected: Direction | None
+) -> None:
+    assert evaluate("pip", parse_policy("pip", pin), installed) is expected
+
+
+@pytest.mark.parametrize("pin", ["1.0", "==1.0", ">=1.0", "1.*", "~=1.0", "===1.0, >=1.0"])
+def test_non_pep440_installed_version_names_itself(pin: str) -> None:
+    with pytest.raises(VersionError) as info:
+        evaluate("pip", parse_policy("pip", pin), "foo")
+    assert info.value.message == "installed version 'foo' is not PEP 440"
+
+
+@pytest.mark.parametrize(
+    ("eco", "installed", "says"),
+    [
+        ("deb", "5.2\\xc3(-1", "invalid character in version number"),
+        ("deb", "5.2.15-2\x1b[0m", "contains the control character U+001B"),
+        ("rpm", "1.0 beta-1", "' ' is not allowed"),
+        ("deb", "1." + "0" * 5000, "longer than 256 characters"),
+        ("pip", "1." + "0" * 5000, "(longer than 256 characters)"),
+    ],
+)
+def test_installed_version_is_checked_before_it_is_compared(
+    eco: str, installed: str, says: str
+) -> None:
+    pin = {"deb": "5.2.15-2", "rpm": "1.0-1", "pip": "1.0"}[eco]
+    with pytest.raises(VersionError, match=r"^installed version ") as info:
+        evaluate(eco, parse_policy(eco, pin), installed)
+    assert says in info.value.message and len(info.value.message) < 200
+
+
+@pytest.mark.parametrize("text", ["1.0\n", "1.0\x1b", ">=1.0,\x07<2", "1" * 257])
+def test_pin_text_with_control_characters_or_over_the_cap_is_refused(text: str) -> None:
+    with pytest.raises(VersionError, match=r"^invalid deb pin "):
+        parse_policy("deb", text)

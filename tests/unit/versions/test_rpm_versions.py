@@ -6,6 +6,7 @@ Every expected value here was checked with librpm's ``rpm.vercmp``.
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -91,8 +92,50 @@ def test_sort_key() -> None:
     assert rpm.key("1.0") == rpm.key("1.0.")
 
 
-def test_only_empty_is_invalid() -> None:
+def test_librpm_compares_what_rpmbuild_would_refuse() -> None:
+    """rpm.vercmp orders any non-empty string; only "" (and NUL) cannot even be compared."""
     with pytest.raises(VersionError, match="invalid rpm version '': version string is empty"):
         validate("rpm", "")
-    for odd in ("-", ":", "~", "^", "é", "1 0"):
-        validate("rpm", odd)
+    with pytest.raises(VersionError, match="version string is empty"):
+        compare("rpm", "", "1")
+    validate("rpm", "~")  # rpmbuild takes "Version: ~" and "Version: ^" (checked with rpmspec)
+    validate("rpm", "^")
+    for odd in ("-", ":", "é", "1 0"):
+        assert compare("rpm", odd, odd) == 0
+        with pytest.raises(VersionError, match=re.escape(f"invalid rpm version {odd!r}: ")):
+            validate("rpm", odd)
+
+
+def test_numbers_past_pythons_int_limit_compare_by_digits() -> None:
+    big = "9" * 5000
+    assert compare("rpm", f"{big}:1.0-1", f"{big[1:]}:2.0-1") == 1  # epochs of any length
+    assert compare("rpm", f"000{big}:1.0-1", f"{big}:1.0-1") == 0
+    assert compare("rpm", f"1.{big}-1", f"1.{big[:-1]}8-1") == 1
+    with pytest.raises(VersionError, match="longer than 256 characters"):
+        validate("rpm", f"1.{big}-1")
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [
+        ("1.0-1", True),
+        ("1:1.0-1.el9", True),
+        ("1.0", True),
+        ("4294967295:1-1", True),
+        ("4294967296:1-1", False),
+        ("00000000004294967295:1-1", True),  # leading zeros: still the same number
+        ("1.0 beta-1", False),
+        ("1..0-1", False),
+        ("1.0-1..el9", False),
+        ("1.0%{?dist}-1", False),
+        ("1.0-1-2", False),
+        (":1.0-1", False),
+        ("1.0-", False),
+    ],
+)
+def test_validate_takes_what_rpmbuild_takes(version: str, ok: bool) -> None:
+    if ok:
+        validate("rpm", version)
+    else:
+        with pytest.raises(VersionError, match=re.escape(f"invalid rpm version {version!r}: ")):
+            validate("rpm", version)

@@ -1,0 +1,31 @@
+"""Package-name syntax per ecosystem: the one rule the lockfile loader and every writer share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from pinmgr.model import Ecosystem
+from pinmgr.versions.text import MAX_NAME_CHARS, problem, shown
+
+PACKAGE_RES: Mapping[Ecosystem, re.Pattern[str]] = {
+    # Debian policy 5.6.1, plus an optional ":arch" qualifier as dpkg-query prints it.
+    Ecosystem.DEB: re.compile(r"^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?$"),
+    # rpmbuild's Name: letters, digits and ._+- (build/parsePreamble.c, ALLOWED_CHARS_NAME).
+    Ecosystem.RPM: re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$"),
+    # PEP 508 distribution name.
+    Ecosystem.PIP: re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"),
+}
+
+
+def name_problem(ecosystem: Ecosystem, name: str) -> str | None:
+    """A one-line message saying why ``name`` is no package name of ``ecosystem``, or None.
+
+    ``$`` in the patterns also matches before a final newline: fullmatch is what refuses it.
+    """
+    reason = problem(name, MAX_NAME_CHARS)
+    if reason is not None:
+        return f"package name {shown(name)}: {reason}"
+    if not PACKAGE_RES[ecosystem].fullmatch(name):
+        return f"{shown(name)} is not a valid {ecosystem.value} package name"
+    return None
