@@ -29,6 +29,8 @@ from pinmgr.cli.app import (
     TimeoutOpt,
     _collect_options,
     app,
+    not_collected,
+    report_failures,
     run_check,
 )
 from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
@@ -95,12 +97,46 @@ def _split_pin(spec: str) -> tuple[str, str]:
     return name.strip(), version.strip()
 
 
+def _known_role_or_confirmed(lockfile: Path, role: str, *, new_role: bool) -> bool:
+    """Whether to go on pinning for ``role``: known, ``--new-role``, or confirmed on a terminal.
+
+    A typo in ``--role`` would otherwise create a role no host has, silently. Without a
+    terminal to ask, an unknown role needs ``--new-role`` (a usage error, exit 2).
+    """
+    import difflib
+
+    from pinmgr import api
+
+    if role == SHARED_ROLE or new_role or not lockfile.exists():
+        return True  # a missing lockfile is worded by plan_pin
+    roles = list(api.read_lockfile(lockfile).roles)
+    if role in roles:
+        return True
+    close = difflib.get_close_matches(role, roles, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    problem = f"role {role!r} is not in {lockfile} ({hint}roles: {', '.join(roles) or 'none'})"
+    if not sys.stdin.isatty():
+        raise UsageError(f"{problem}; to create it, add --new-role")
+    if typer.confirm(f"{problem}. Create role {role!r}?", default=False):
+        return True
+    sys.stdout.write("nothing written\n")
+    return False
+
+
 @app.command()
 def pin(
     specs: Annotated[list[str], typer.Argument(metavar="PACKAGE=VERSION...", help="Pins to set.")],
     os_release: OsOpt,
     role: Annotated[str | None, typer.Option("--role", "-r", metavar="ROLE")] = None,
     shared: SharedOpt = False,
+    new_role: Annotated[
+        bool,
+        typer.Option(
+            "--new-role",
+            help="The role is new: create it without asking (otherwise a role the lockfile "
+            "does not have is asked about, or refused without a terminal).",
+        ),
+    ] = False,
     ecosystem: EcosystemOpt = Ecosystem.DEB,
     lockfile: LockfileOpt = DEFAULT_LOCKFILE,
     yes: YesOpt = False,
@@ -114,12 +150,15 @@ def pin(
     \b
       pinmgr pin nginx=1.22.1-9 --role app --os debian-12
       pinmgr pin 'requests=>=2.31, <3' --role app --os debian-12 -E pip --yes
+      pinmgr pin nginx=1.22.1-9 --role edge --new-role --os debian-12
     """
     from pinmgr import authoring
 
-    change = authoring.plan_pin(
-        lockfile, _role(role, shared), os_release, ecosystem, [_split_pin(s) for s in specs]
-    )
+    target = _role(role, shared)
+    pins = [_split_pin(s) for s in specs]
+    if not _known_role_or_confirmed(Path(lockfile), target, new_role=new_role):
+        return
+    change = authoring.plan_pin(lockfile, target, os_release, ecosystem, pins)
     _finish(change, yes=yes, dry_run=dry_run)
 
 
@@ -258,10 +297,9 @@ def accept(
         ssh_config=ssh_config,
     )
     report = run_check(lockfile, inventory, options, quiet=quiet)
-    if report.failed_hosts:
-        sys.stderr.write(
-            f"pinmgr: error: not accepting: hosts not collected: {', '.join(report.failed_hosts)}\n"
-        )
+    failures = report_failures(report)
+    if failures:
+        sys.stderr.write(f"pinmgr: error: not accepting: {not_collected(failures)}\n")
         raise typer.Exit(EXIT_HOSTS)
     change = authoring.plan_accept(lockfile, report, package or ())
     _finish(change, yes=yes, dry_run=dry_run)
