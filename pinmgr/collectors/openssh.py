@@ -31,6 +31,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from pinmgr.collectors import keyfiles
 from pinmgr.collectors.base import CommandResult
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.ssh import DEFAULT_IDENTITIES, REMOTE_COMMAND, SshOptions, parse_jump
@@ -236,6 +237,21 @@ class OpensshTransport:
         # IdentityFile expands %-tokens (also with -i): a literal % is written %%.
         return [_escape_percent(_expand(k)) for k in keys]
 
+    def _key_problem(self) -> str:
+        """Why the inventory's key cannot be used, as the failure reason if ssh's auth fails.
+
+        Read before ssh starts (ssh only warns, at a log level we silence, and goes on with
+        other keys); used only when authentication then fails, so a key the agent holds, or
+        another identity that gets in, still works as it does with plain ssh.
+        """
+        if not self.host.key_file:
+            return ""
+        path = _expand(self.host.key_file)
+        problem = keyfiles.key_problem(path)
+        if problem == keyfiles.ENCRYPTED:
+            problem += " (ssh runs in batch mode: add it to ssh-agent)"
+        return f"{self.label}: authentication failed: key {path}: {problem}" if problem else ""
+
     def _proxy_command(self) -> str | None:
         """The inventory's ``proxy_jump`` as a chain of ``ssh -W`` ProxyCommands.
 
@@ -271,6 +287,7 @@ class OpensshTransport:
         """Run ``command`` under ``sh -s``; the deadline is ``timeout`` plus the connect time."""
         limit = timeout if timeout > 0 else self.options.command_timeout
         deadline = time.monotonic() + limit + self.options.connect_timeout
+        key_problem = self._key_problem()
         try:
             proc = subprocess.Popen(
                 self.argv(),
@@ -293,7 +310,10 @@ class OpensshTransport:
         finally:
             _kill_group(proc)
         if rc == SSH_FAILED:
-            raise classify(self.label, stderr.decode("utf-8", "replace"))
+            failed = classify(self.label, stderr.decode("utf-8", "replace"))
+            if failed.kind is FailureKind.AUTH_FAILED and key_problem:
+                raise CollectFailed(FailureKind.AUTH_FAILED, key_problem) from failed
+            raise failed
         return CommandResult(rc, stdout, stderr)
 
     def _timeout(self, limit: float) -> CollectFailed:
