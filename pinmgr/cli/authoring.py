@@ -6,6 +6,7 @@ shows it); writes are atomic and refused when the file changed since it was read
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -326,7 +327,13 @@ def fmt(
     if not path.exists():
         raise UsageError(f"{path}: no such lockfile")
     raw = path.read_bytes()
-    change = Edit(path, raw, format_text(decode(raw, str(path)), str(path)))
+    # A tomlkit document is several objects per pin, all alive until the end: every full
+    # collection rescans them (~10% of the CPU time of a 100,000-pin file, measured).
+    gc.disable()
+    try:
+        change = Edit(path, raw, format_text(decode(raw, str(path)), str(path)))
+    finally:
+        gc.enable()
     if not change.changed:
         sys.stdout.write(f"{path}: already formatted\n")
         return
