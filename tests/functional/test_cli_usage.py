@@ -210,3 +210,33 @@ def test_read_only_lockfile_is_not_replaced(
     assert f"{lock} is read-only (no write permission); nothing written" in one_error_line(result)
     assert lock.read_bytes() == before
     assert stat.S_IMODE(lock.stat().st_mode) == 0o444
+
+
+@pytest.mark.parametrize(("answer", "created"), [("y", True), ("n", False)])
+def test_pin_unknown_role_on_a_terminal_asks_first(
+    files: tuple[Path, Path], answer: str, created: bool
+) -> None:
+    """On a terminal the question names the nearest role; only "y" creates the new one."""
+    import pty
+
+    lock, _ = files
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pinmgr", "pin", "nginx=1.22.1-10", "--role", "dbs", "--os",
+         "debian-12", "--yes", "-l", str(lock)],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    os.close(slave)
+    os.write(master, f"{answer}\n".encode())
+    out, err = proc.communicate(timeout=60)
+    os.close(master)
+    assert proc.returncode == 0, err
+    assert "role 'dbs' is not in" in out and "did you mean 'db'?" in out
+    assert ('[roles.dbs."debian-12".deb]' in lock.read_text()) is created
+    if not created:
+        assert lock.read_text() == LOCK and "nothing written" in out

@@ -130,3 +130,31 @@ def test_lab_host_alone_is_collected(setup: Setup) -> None:
     """The control: without the failed hosts the same commands do not exit 3."""
     result = run(setup, "diff", "web1", "web1", "-q", lockfile=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("transport", ["ssh", "openssh"])
+def test_unusable_key_exits_3_naming_the_key_and_cause(
+    setup: Setup, transport: str, tmp_path: Path
+) -> None:
+    """The inventory's key is missing: one line names the host, the key file and the cause."""
+    absent = tmp_path / "id_absent"
+    inventory = tmp_path / "inventory.toml"
+    inventory.write_text(
+        setup.inventory.read_text().replace(str(setup.lab.client_key), str(absent))
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pinmgr", "check", "-q", "--env", "staging", "-l",
+         str(setup.lockfile), "-i", str(inventory), "--known-hosts", str(setup.lab.known_hosts),
+         "--connect-timeout", "5", "--transport", transport],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1", "HOME": str(tmp_path)},  # no default identities
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    line = error_line(result)
+    assert "web1 (auth-failed: " in line
+    assert f"key {absent}: no such file" in line
