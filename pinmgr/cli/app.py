@@ -12,7 +12,7 @@ import typer
 
 from pinmgr import __version__
 from pinmgr.cli.formats import OutputFormat, parse_output, render
-from pinmgr.errors import EXIT_USAGE, PinmgrError, UsageError, WriteError
+from pinmgr.errors import EXIT_HOSTS, EXIT_USAGE, PinmgrError, UsageError, WriteError
 from pinmgr.model import CheckReport, Ecosystem
 
 if TYPE_CHECKING:
@@ -396,10 +396,12 @@ def check(
             render_waivers(lock, report, options.today_or_now(), width=terminal_width())
         )
     sys.stdout.flush()
+    code = exit_code(report, policy)
     failures = report_failures(report)
-    if failures:
-        sys.stderr.write(f"pinmgr: error: {not_collected(failures)}\n")
-    raise typer.Exit(exit_code(report, policy))
+    if failures:  # --fail-on drift/never: still said, but not as the error that ended the run
+        level = "error" if code == EXIT_HOSTS else "warning"
+        sys.stderr.write(f"pinmgr: {level}: {not_collected(failures)}\n")
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -158,3 +158,11 @@ def test_unusable_key_exits_3_naming_the_key_and_cause(
     line = error_line(result)
     assert "web1 (auth-failed: " in line
     assert f"key {absent}: no such file" in line
+
+
+def test_fail_on_never_still_names_the_host_as_a_warning(setup: Setup) -> None:
+    result = run(setup, "check", "-q", "--env", "staging", "--fail-on", "never")
+    assert result.returncode == 0, result.stdout + result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("pinmgr: warning:")]
+    assert len(warnings) == 1 and GONE in warnings[0], result.stderr
+    assert "pinmgr: error:" not in result.stderr
