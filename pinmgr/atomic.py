@@ -4,7 +4,8 @@ Used for the lockfile (``pin``, ``lock``, ``accept``) and generated files. The s
 classic one: temp file in the same directory (so ``rename`` is atomic), write, fsync, give it the
 old file's mode, rename over the target, fsync the directory (so the rename survives a crash).
 An advisory ``flock`` on the directory keeps two pinmgr runs from interleaving, and the caller's
-``expected_original`` turns a lost update (someone edited the file meanwhile) into an error.
+``expected_original`` turns a lost update (someone edited the file meanwhile) into an error,
+and a read-only file (no write permission, or for root no owner write bit) is refused.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def write_atomic(
             _step("locked")
             _remove_stale_temps(target)
             current = _stat_or_none(target)
+            if current is not None and not _writable(target, current):
+                raise WriteError(
+                    f"{path} is read-only (no write permission); nothing written "
+                    "(chmod u+w to allow pinmgr to replace it)"
+                )
             if expected_original is not None:
                 on_disk = target.read_bytes() if current is not None else None
                 if on_disk != expected_original:
@@ -131,6 +137,17 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
         return path.stat()
     except FileNotFoundError:
         return None
+
+
+def _writable(target: Path, st: os.stat_result) -> bool:
+    """Whether the user may write the file itself, not just its directory.
+
+    Replacing by rename needs only the directory's permission, so without this check a
+    lockfile someone made read-only would be replaced anyway. Root may write anything, so
+    for root "read-only" means what it means to the owner: no owner write bit (``chmod
+    a-w`` / ``u-w``); then pinmgr refuses as it does for any other user.
+    """
+    return os.access(target, os.W_OK) and bool(st.st_mode & stat.S_IWUSR)
 
 
 def _umask() -> int:

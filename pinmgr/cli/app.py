@@ -12,11 +12,11 @@ import typer
 
 from pinmgr import __version__
 from pinmgr.cli.formats import OutputFormat, parse_output, render
-from pinmgr.errors import EXIT_USAGE, PinmgrError, WriteError
+from pinmgr.errors import EXIT_HOSTS, EXIT_USAGE, PinmgrError, UsageError, WriteError
 from pinmgr.model import CheckReport, Ecosystem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from pinmgr.api import CheckOptions
     from pinmgr.model import SourceProblem
@@ -75,14 +75,31 @@ JobsOpt = Annotated[
     int,
     typer.Option("--jobs", "-j", min=1, max=512, metavar="N", help="Hosts collected in parallel."),
 ]
+
+
+def _positive(value: float) -> float:
+    """A timeout of 0 or less would fail every host at once: a usage error (exit 2) instead."""
+    if value <= 0:
+        raise typer.BadParameter(f"{value:g} is not a number of seconds above 0")
+    return value
+
+
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", metavar="SECONDS", help="Seconds allowed per host to run the probe."),
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        callback=_positive,
+        help="Seconds allowed per host to run the probe.",
+    ),
 ]
 ConnectTimeoutOpt = Annotated[
     float,
     typer.Option(
-        "--connect-timeout", metavar="SECONDS", help="Seconds allowed to connect to a host."
+        "--connect-timeout",
+        metavar="SECONDS",
+        callback=_positive,
+        help="Seconds allowed to connect to a host.",
     ),
 ]
 AcceptNewOpt = Annotated[
@@ -161,6 +178,43 @@ def write_file(path: str, text: str) -> None:
         raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
+def some_hosts(
+    start: Callable[[int], None], inventory: Path, options: CheckOptions
+) -> Callable[[int], None]:
+    """``start`` (the progress bar's), refusing when the filters leave no host to collect.
+
+    A check of nothing would exit 0 and read as "all clean"; it is a usage error (exit 2)
+    naming the filters, raised before any host is contacted.
+    """
+
+    def checked(total: int) -> None:
+        if total == 0:
+            filters = [f"--env {e}" for e in options.envs] + [f"--role {r}" for r in options.roles]
+            where = inventory if inventory.exists() else "the default inventory"
+            what = f"{' '.join(filters)} in {where}" if filters else f"{where} lists none"
+            raise UsageError(f"no hosts selected ({what})")
+        start(total)
+
+    return checked
+
+
+def not_collected(failures: Iterable[tuple[str, str, str]]) -> str:
+    """One line naming every host not collected and why: ``(host, kind, reason)`` triples."""
+    from pinmgr.reporters.text import printable
+
+    parts = [f"{host} ({kind}: {printable(reason)})" for host, kind, reason in failures]
+    return f"not collected: {'; '.join(parts)}"
+
+
+def report_failures(report: CheckReport) -> list[tuple[str, str, str]]:
+    """The ``(host, kind, reason)`` of every host ``report`` could not collect, once each."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for f in report.findings:
+        if f.kind.is_host_failure and f.host not in seen:
+            seen[f.host] = (f.host, f.kind.value, f.reason)
+    return [seen[h] for h in sorted(seen)]
+
+
 def run_check(
     lockfile: Path, inventory: Path, options: CheckOptions, *, quiet: bool
 ) -> CheckReport:
@@ -176,7 +230,7 @@ def run_check(
                 inventory,
                 options,
                 on_done=progress.advance,
-                on_start=progress.start,
+                on_start=some_hosts(progress.start, inventory, options),
                 cancel=cancel,
             )
         except KeyboardInterrupt:
@@ -368,7 +422,12 @@ def check(
             render_waivers(lock, report, options.today_or_now(), width=terminal_width())
         )
     sys.stdout.flush()
-    raise typer.Exit(exit_code(report, policy))
+    code = exit_code(report, policy)
+    failures = report_failures(report)
+    if failures:  # --fail-on drift/never: still said, but not as the error that ended the run
+        level = "error" if code == EXIT_HOSTS else "warning"
+        sys.stderr.write(f"pinmgr: {level}: {not_collected(failures)}\n")
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -461,7 +520,7 @@ def diff_cmd(
             only=tuple(only or ()),
             ecosystems=tuple(ecosystem or ()),
             on_done=progress.advance,
-            on_start=progress.start,
+            on_start=some_hosts(progress.start, inventory, options),
         )
     if fmt == "json":
         sys.stdout.write(envdiff_reporter.render_json(result))
@@ -469,6 +528,9 @@ def diff_cmd(
         sys.stdout.write(
             envdiff_reporter.render_table(result, color=color_wanted(), width=terminal_width())
         )
+    if result.failures:
+        failed = [(f.host.name, f.kind.value, f.reason) for f in result.failures]
+        sys.stderr.write(f"pinmgr: error: {not_collected(failed)}\n")
     raise typer.Exit(api.diff_exit_code(result))
 
 

@@ -27,10 +27,12 @@ from pinmgr.cli.app import (
     TimeoutOpt,
     _collect_options,
     app,
+    not_collected,
+    report_failures,
     run_check,
     write_file,
 )
-from pinmgr.errors import EXIT_DRIFT, UsageError
+from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
 
 emit_app = typer.Typer(
     help="Generate Ansible vars, a reconcile playbook, or apt preferences from the lockfile.",
@@ -142,14 +144,15 @@ def ansible_playbook(
     if len(files) != 1:  # pragma: no cover - the emitter's contract
         raise UsageError("the playbook emitter returned several files")
     (text,) = files.values()
-    failed = report.failed_hosts
-    if failed:
-        sys.stderr.write(
-            f"pinmgr: warning: not collected, not in the playbook: {', '.join(failed)}\n"
-        )
     out.parent.mkdir(parents=True, exist_ok=True)
     write_file(str(out), text)
     sys.stdout.write(f"wrote {out}\n")
+    failures = report_failures(report)
+    if failures:
+        # The playbook is still written for the hosts that answered, but a partial run must
+        # not pass in CI: exit 3, as check does.
+        sys.stderr.write(f"pinmgr: error: {not_collected(failures)}; not in the playbook\n")
+        raise typer.Exit(EXIT_HOSTS)
 
 
 @emit_app.command("apt-preferences")

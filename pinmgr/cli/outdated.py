@@ -26,6 +26,8 @@ from pinmgr.cli.app import (
     _collect_options,
     app,
     color_wanted,
+    not_collected,
+    some_hosts,
     terminal_width,
 )
 from pinmgr.errors import EXIT_HOSTS, EXIT_OK
@@ -83,7 +85,11 @@ def outdated(
     )
     with Progress(enabled=not quiet) as progress:
         result = api.outdated(
-            lockfile, inventory, options, on_done=progress.advance, on_start=progress.start
+            lockfile,
+            inventory,
+            options,
+            on_done=progress.advance,
+            on_start=some_hosts(progress.start, inventory, options),
         )
     rows, failures = list(result.rows), list(result.failures)
     if fmt == "json":
@@ -98,4 +104,7 @@ def outdated(
                 width=terminal_width(),
             )
         )
+    if failures:
+        failed = [(f.host.name, f.kind.value, f.reason) for f in failures]
+        sys.stderr.write(f"pinmgr: error: {not_collected(failed)}\n")
     raise typer.Exit(EXIT_HOSTS if failures else EXIT_OK)

@@ -31,6 +31,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from pinmgr.collectors import keyfiles
 from pinmgr.collectors.base import CommandResult
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.probe import MARKER
@@ -249,6 +250,21 @@ class OpensshTransport:
         # IdentityFile expands %-tokens (also with -i): a literal % is written %%.
         return [_escape_percent(_expand(k)) for k in keys]
 
+    def _key_problem(self) -> str:
+        """Why the inventory's key cannot be used, as the failure reason if ssh's auth fails.
+
+        Read before ssh starts (ssh only warns, at a log level we silence, and goes on with
+        other keys); used only when authentication then fails, so a key the agent holds, or
+        another identity that gets in, still works as it does with plain ssh.
+        """
+        if not self.host.key_file:
+            return ""
+        path = _expand(self.host.key_file)
+        problem = keyfiles.key_problem(path)
+        if problem == keyfiles.ENCRYPTED:
+            problem += " (ssh runs in batch mode: add it to ssh-agent)"
+        return f"{self.label}: authentication failed: key {path}: {problem}" if problem else ""
+
     def _proxy_command(self) -> str | None:
         """The inventory's ``proxy_jump`` as a chain of ``ssh -W`` ProxyCommands.
 
@@ -284,6 +300,7 @@ class OpensshTransport:
         """Run ``command`` under ``sh -s``; the deadline is ``timeout`` plus the connect time."""
         limit = timeout if timeout > 0 else self.options.command_timeout
         deadline = time.monotonic() + limit + self.options.connect_timeout
+        key_problem = self._key_problem()
         try:
             proc = subprocess.Popen(
                 self.argv(),
@@ -308,7 +325,10 @@ class OpensshTransport:
         if rc == SSH_FAILED and MARKER.encode() not in stdout:
             opts = self.options
             records = opts.project_known_hosts or opts.known_hosts or "~/.ssh/known_hosts"
-            raise classify(self.label, stderr.decode("utf-8", "replace"), known_hosts=records)
+            failed = classify(self.label, stderr.decode("utf-8", "replace"), known_hosts=records)
+            if failed.kind is FailureKind.AUTH_FAILED and key_problem:
+                raise CollectFailed(FailureKind.AUTH_FAILED, key_problem) from failed
+            raise failed
         # 255 after output: the connection dropped mid-stream (or the script itself exited
         # 255). Either way the parser judges what arrived: incomplete, like paramiko's cut.
         return CommandResult(rc, stdout, stderr)

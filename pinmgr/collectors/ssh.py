@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pinmgr.collectors import hostkeys
+from pinmgr.collectors import hostkeys, keyfiles
 from pinmgr.collectors.base import CommandResult
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.model import FailureKind, Host
@@ -223,39 +223,48 @@ def resolve(host: Host, options: SshOptions) -> tuple[Endpoint, ...]:
 
 # --- keys ---------------------------------------------------------------------------------
 
-_keys: dict[str, tuple[tuple[int, int], paramiko.PKey | None]] = {}
+_keys: dict[str, tuple[tuple[int, int], paramiko.PKey | None, str]] = {}
 _keys_lock = threading.Lock()
 
 
-def _load_key(path: str, options: SshOptions) -> paramiko.PKey | None:
-    """A private key, parsed and decrypted once per run (None: missing or unusable)."""
+def _load_key(path: str, options: SshOptions) -> tuple[paramiko.PKey | None, str]:
+    """A private key, parsed and decrypted once per run; else None and why (a few words)."""
     full = Path(path).expanduser()
     try:
         st = full.stat()
-    except OSError:
-        return None
+    except OSError as exc:
+        return None, keyfiles.os_problem(exc)
     sig = (st.st_size, st.st_mtime_ns)
     with _keys_lock:  # also serialises passphrase prompts
         cached = _keys.get(str(full))
         if cached is not None and cached[0] == sig:
-            return cached[1]
-        key: paramiko.PKey | None
+            return cached[1], cached[2]
+        key, problem = _read_key(full, options)
+        _keys[str(full)] = (sig, key, problem)
+        return key, problem
+
+
+def _read_key(full: Path, options: SshOptions) -> tuple[paramiko.PKey | None, str]:
+    try:
+        return paramiko.PKey.from_path(full), ""
+    except (PasswordRequiredException, TypeError):
+        # paramiko 5 lets cryptography's TypeError through for OpenSSH-format keys.
+        if options.passphrase is None:
+            return None, f"{keyfiles.ENCRYPTED} (no terminal to ask for one)"
+        secret = options.passphrase(str(full))
+        if secret is None:
+            return None, f"{keyfiles.ENCRYPTED} (none given)"
         try:
-            key = paramiko.PKey.from_path(full)
-        except (PasswordRequiredException, TypeError):
-            # paramiko 5 lets cryptography's TypeError through for OpenSSH-format keys.
-            secret = options.passphrase(str(full)) if options.passphrase else None
-            key = None
-            if secret is not None:
-                try:
-                    # The loader hands it to cryptography, which wants bytes.
-                    key = paramiko.PKey.from_path(full, secret.encode())  # type: ignore[arg-type]
-                except (SSHException, ValueError, TypeError, OSError):
-                    key = None
-        except (SSHException, ValueError, OSError):
-            key = None
-        _keys[str(full)] = (sig, key)
-        return key
+            # The loader hands it to cryptography, which wants bytes.
+            return paramiko.PKey.from_path(full, secret.encode()), ""  # type: ignore[arg-type]
+        except (SSHException, ValueError, TypeError):
+            return None, "encrypted, and the passphrase given does not decrypt it"
+        except OSError as exc:
+            return None, keyfiles.os_problem(exc)
+    except OSError as exc:
+        return None, keyfiles.os_problem(exc)
+    except (SSHException, ValueError):
+        return None, keyfiles.NOT_A_KEY
 
 
 def _public_blob(path: str) -> bytes | None:
@@ -270,31 +279,51 @@ def _public_blob(path: str) -> bytes | None:
 def _candidate_keys(
     endpoint: Endpoint, options: SshOptions, agent_keys: tuple[paramiko.PKey, ...]
 ) -> Iterator[tuple[str, paramiko.PKey]]:
-    """Keys in OpenSSH's order: explicit files (via agent if it holds them), agent, defaults."""
+    """Keys in OpenSSH's order: explicit files (via agent if it holds them), agent, defaults.
+
+    An explicit key file (inventory ``key``, ``IdentityFile``) that cannot be used is skipped,
+    as OpenSSH does; if no other key gets in, the failure names that file and why, rather
+    than a bare "authentication failed" (raised once every candidate was offered).
+    """
     tried: set[bytes] = set()
+    offered: list[str] = []
+    problems: list[str] = []
     by_blob = {k.asbytes(): k for k in agent_keys}
     for path in endpoint.key_files:
         blob = _public_blob(path)
         key: paramiko.PKey | None = by_blob.get(blob) if blob else None
         if key is None:
-            key = _load_key(path, options)
+            key, problem = _load_key(path, options)
+            if key is None:
+                problems.append(f"key {path}: {problem}")
         if key is not None and key.asbytes() not in tried:
             tried.add(key.asbytes())
+            offered.append(path)
             yield path, key
     for agent_key in agent_keys:
         if agent_key.asbytes() not in tried:
             tried.add(agent_key.asbytes())
-            yield f"agent {hostkeys.fingerprint(agent_key)}", agent_key
+            source = f"agent {hostkeys.fingerprint(agent_key)}"
+            offered.append(source)
+            yield source, agent_key
     for path in options.identity_files:
         if path in endpoint.key_files:
             continue
         blob = _public_blob(path)
         if blob is not None and blob in tried:
             continue
-        key = _load_key(path, options)
+        key, _ = _load_key(path, options)  # default files: missing or unusable is normal
         if key is not None and key.asbytes() not in tried:
             tried.add(key.asbytes())
+            offered.append(path)
             yield path, key
+    if problems:
+        also = f" (also tried {', '.join(offered)})" if offered else ""
+        raise CollectFailed(
+            FailureKind.AUTH_FAILED,
+            f"{endpoint.label}: authentication as {endpoint.user} failed: "
+            f"{'; '.join(problems)}{also}",
+        )
 
 
 # --- errors -------------------------------------------------------------------------------

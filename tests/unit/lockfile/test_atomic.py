@@ -165,3 +165,24 @@ def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     with pytest.raises(WriteError, match="changed on disk"):
         atomic.write_atomic(target, b"schema = 1\n", OLD)
     assert target.read_bytes() == NEW
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o044, 0o400, 0o000])
+def test_read_only_file_is_refused_and_left_alone(tmp_path: Path, mode: int) -> None:
+    """No owner write bit means read-only, for root too (who could rename over it anyway)."""
+    target = tmp_path / "pinmgr.toml"
+    target.write_text("old\n")
+    target.chmod(mode)
+    with pytest.raises(WriteError, match=r"pinmgr\.toml is read-only \(no write permission\)"):
+        atomic.write_atomic(target, "new\n", b"old\n")
+    assert target.read_bytes() == b"old\n"
+    assert stat.S_IMODE(target.stat().st_mode) == mode
+    assert [p.name for p in tmp_path.iterdir()] == ["pinmgr.toml"]  # no temp file left
+
+
+def test_owner_writable_file_is_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "pinmgr.toml"
+    target.write_text("old\n")
+    target.chmod(0o644)
+    atomic.write_atomic(target, "new\n", b"old\n")
+    assert target.read_text() == "new\n"
