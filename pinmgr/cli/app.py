@@ -250,7 +250,8 @@ def check(
             "--fail-on",
             metavar="WHAT",
             help="What makes the exit code non-zero: any (drift, missing, unsupported-os, "
-            "inconsistent, mixed-os, not-installable, or hosts not collected), drift "
+            "inconsistent, mixed-os, not-installable, not-in-inventory, or hosts not "
+            "collected), drift "
             "(version drift and OS problems only), missing, unreachable (only hosts not "
             "collected), never.",
         ),
@@ -287,6 +288,27 @@ def check(
     ssh_config: SshConfigOpt = None,
     transport: TransportOpt = None,
     quiet: QuietOpt = False,
+    snapshot: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--snapshot",
+            metavar="PATH",
+            help="Check saved data instead of the hosts (no host is contacted): a pinmgr "
+            "snapshot (pinmgr collect), an Ansible fact cache directory (jsonfile plugin) or "
+            "ansible --tree output; the kind is read from the content. Repeatable, or a "
+            "quoted glob ('shard-*.json.gz'): shards merge, and a host found twice keeps its "
+            "newer data (with a warning).",
+        ),
+    ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            metavar="AGE",
+            help="With --snapshot: a host whose data is older than this (30m, 24h, 7d) is "
+            "stale (exit 3) instead of checked.",
+        ),
+    ] = None,
 ) -> None:
     """Check hosts against the lockfile: ok / drift / missing per pinned package.
 
@@ -302,6 +324,7 @@ def check(
       pinmgr check -e dev -e production -o junit=drift.xml -o sarif=drift.sarif
       pinmgr check --env production --role db --accept-new
       pinmgr check --installable            # also: are the pinned versions still offered?
+      pinmgr check --snapshot fleet.json.gz --max-age 24h   # saved data, no SSH
     """
     from pinmgr import api
     from pinmgr.diff.exitcode import FailOn, exit_code
@@ -327,7 +350,15 @@ def check(
         installable=installable,
         transport=transport,
     )
-    report = run_check(lockfile, inventory, options, quiet=quiet)
+    if snapshot:
+        from pinmgr.cli.fleet import parse_max_age
+
+        age = parse_max_age(max_age) if max_age is not None else None
+        report = api.check_saved(lockfile, inventory, snapshot, options, max_age=age)
+    elif max_age is not None:
+        raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
+    else:
+        report = run_check(lockfile, inventory, options, quiet=quiet)
     for out_fmt, path in outputs:
         write_file(path, render(report, out_fmt, color=False, width=120, by_host=by_host))
     color = color_wanted() and fmt is OutputFormat.TABLE
