@@ -650,3 +650,46 @@ def check_saved(
             warnings=report.warnings,
         )
     return replace(report, warnings=(*report.warnings, *merge_warnings, *bound.warnings))
+
+
+def diff_saved(
+    inventory_path: str | Path | None,
+    left: str,
+    right: str,
+    paths: Sequence[str | Path],
+    options: CheckOptions = CheckOptions(),
+    *,
+    only: Sequence[str] = (),
+    ecosystems: Sequence[Ecosystem] = (),
+    max_age: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> DiffResult:
+    """``diff`` on saved data: both sides from snapshots or facts, no host contacted.
+
+    Sides are environments or host names as for a live diff, with hosts bound to the
+    inventory as ``check --snapshot`` binds them; a side host without data is a failure.
+    """
+    inventory = _read_inventory_for_saved(inventory_path, options)
+    saved, _ = load_saved(paths)
+    bound = bind_saved(
+        inventory, saved, replace(options, envs=(), roles=()), max_age=max_age, now=now
+    )
+    envs: dict[str, list[Host]] = {}
+    for r in bound.results:
+        envs.setdefault(r.host.env, []).append(r.host)
+    known = Inventory(tuple(Environment(n, tuple(h)) for n, h in envs.items()))
+    left_hosts = _side(known, left, options.roles)
+    right_hosts = _side(known, right, options.roles)
+    wanted = {(h.env, h.name) for h in (*left_hosts, *right_hosts)}
+    results = [r for r in bound.results if (r.host.env, r.host.name) in wanted]
+    snaps = {(r.host.env, r.host.name): r for r in results if isinstance(r, HostSnapshot)}
+    failures = tuple(r for r in results if isinstance(r, HostFailure))
+    by_host = left_hosts == right_hosts or (len(left_hosts) == 1 and len(right_hosts) == 1)
+    rows = envdiff(
+        [snaps[(h.env, h.name)] for h in left_hosts if (h.env, h.name) in snaps],
+        [snaps[(h.env, h.name)] for h in right_hosts if (h.env, h.name) in snaps],
+        by_role=not by_host,
+        only=only,
+        ecosystems=ecosystems,
+    )
+    return DiffResult(left, right, tuple(rows), failures)

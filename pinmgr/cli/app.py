@@ -416,6 +416,25 @@ def diff_cmd(
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
     quiet: QuietOpt = False,
+    snapshot: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--snapshot",
+            metavar="PATH",
+            help="Compare saved data instead of the hosts (no host is contacted), as for "
+            "check --snapshot: pinmgr snapshots, Ansible fact caches or --tree output "
+            "(repeatable, or a quoted glob).",
+        ),
+    ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            metavar="AGE",
+            help="With --snapshot: a host whose data is older than this (30m, 24h, 7d) is "
+            "stale (exit 3) instead of compared.",
+        ),
+    ] = None,
 ) -> None:
     """Compare what two environments (or two hosts) have installed, without a lockfile.
 
@@ -428,6 +447,7 @@ def diff_cmd(
       pinmgr diff production staging
       pinmgr diff production staging --role app --only 'nginx*' --ecosystem deb
       pinmgr diff web1 web2 -f json
+      pinmgr diff production staging --snapshot 'shard-*.json.gz'   # saved data, no SSH
     """
     from pinmgr import api
     from pinmgr.cli.progress import Progress
@@ -445,17 +465,33 @@ def diff_cmd(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
     )
-    with Progress(enabled=not quiet) as progress:
-        result = api.diff(
+    if snapshot:
+        from pinmgr.cli.fleet import parse_max_age
+
+        result = api.diff_saved(
             inventory,
             left,
             right,
+            snapshot,
             options,
             only=tuple(only or ()),
             ecosystems=tuple(ecosystem or ()),
-            on_done=progress.advance,
-            on_start=progress.start,
+            max_age=parse_max_age(max_age) if max_age is not None else None,
         )
+    elif max_age is not None:
+        raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
+    else:
+        with Progress(enabled=not quiet) as progress:
+            result = api.diff(
+                inventory,
+                left,
+                right,
+                options,
+                only=tuple(only or ()),
+                ecosystems=tuple(ecosystem or ()),
+                on_done=progress.advance,
+                on_start=progress.start,
+            )
     if fmt == "json":
         sys.stdout.write(envdiff_reporter.render_json(result))
     else:

@@ -142,6 +142,23 @@ def test_stale_snapshot_exits_3_with_the_age(tmp_path: Path) -> None:
     assert alone.returncode == 2 and "only with --snapshot" in alone.stderr
 
 
+def test_diff_two_snapshots_without_ssh(tmp_path: Path) -> None:
+    assert pinmgr("collect", "-o", "a.json", "-q", cwd=tmp_path).returncode == 0
+    doc = _document(tmp_path / "a.json")
+    host = doc["hosts"][0]  # type: ignore[index]
+    host.update(name="twin", env="staging")
+    bash = next(p for p in host["packages"]["deb"] if p["name"] == "bash")
+    bash["version"] = "1:" + bash["version"]  # an epoch: newer than anything without one
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    args = ["diff", "local", "staging", "--snapshot", "a.json", "--snapshot", "b.json"]
+    result = pinmgr(*args, "-f", "json", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    rows = json.loads(result.stdout)["differences"]
+    assert [r["package"] for r in rows] == ["bash"], rows
+    same = pinmgr("diff", "local", "local", "--snapshot", "a.json", cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

@@ -175,3 +175,29 @@ def test_installable_needs_live_hosts(project: Path) -> None:
     path = _write(project / "s.json")
     with pytest.raises(UsageError, match="--installable"):
         _check(project, path, options=api.CheckOptions(installable=True))
+
+
+def test_diff_of_saved_data_by_environment_and_by_host(project: Path) -> None:
+    path = _write(
+        project / "s.json",
+        SavedResult(_result("web1", "prod", ("app",), "5.2.15-2+b2"), T0, ""),
+        SavedResult(_result("web2", "prod", ("app",), "5.2.15-2+b2"), T0, ""),
+        SavedResult(_result("db1", "staging", ("db",), "5.2.21-2"), T0, ""),
+    )
+    inv = project / "inventory.toml"
+    result = api.diff_saved(inv, "web1", "db1", [path])
+    (row,) = result.rows
+    assert not result.failures
+    assert "5.2.15-2+b2" in repr(row) and "5.2.21-2" in repr(row)
+    assert api.diff_exit_code(result) == 1
+    assert api.diff_saved(inv, "web1", "web2", [path]).rows == ()
+
+
+def test_diff_of_saved_data_names_hosts_without_data(project: Path) -> None:
+    path = _write(project / "s.json", SavedResult(_result("web1", "prod", ("app",), "1"), T0, ""))
+    result = api.diff_saved(project / "inventory.toml", "prod", "staging", [path])
+    assert {(f.host.name, f.kind) for f in result.failures} == {
+        ("web2", FailureKind.NO_DATA),
+        ("db1", FailureKind.NO_DATA),
+    }
+    assert api.diff_exit_code(result) == 3
