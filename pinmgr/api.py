@@ -543,13 +543,6 @@ def bind_saved(
             continue
         if host.env and host.roles:
             extra.setdefault(host.env, []).append(host)
-            warnings.append(
-                HostWarning(
-                    host.name,
-                    host.env,
-                    f"not in the inventory: environment and roles from {s.source}",
-                )
-            )
         else:
             findings.append(
                 Finding(
@@ -566,9 +559,15 @@ def bind_saved(
         envs.setdefault(env_name, []).extend(hosts)
     extended = Inventory(tuple(Environment(n, tuple(h)) for n, h in envs.items()))
     selected = select(extended, options.envs, options.roles)
+    # With no inventory at all the snapshots are the inventory: nothing to warn about.
+    from_data = {(h.env, h.name): s for s in saved if (h := s.result.host).name not in known}
     now = now or utc_now()
     results: list[CollectResult] = []
     for host in selected.hosts:
+        if known and (host.env, host.name) in from_data:
+            source = from_data[(host.env, host.name)].source
+            message = f"not in the inventory: environment and roles from {source}"
+            warnings.append(HostWarning(host.name, host.env, message))
         candidates = by_name.get(host.name, [])
         same_env = [c for c in candidates if c.result.host.env == host.env]
         pool = same_env or candidates

@@ -133,6 +133,9 @@ def test_a_host_only_in_a_snapshot_keeps_the_snapshots_env_and_roles(project: Pa
     report = _check(project, path, options=api.CheckOptions(envs=("prod",)))
     assert _kinds(report)["new1"] == {"drift"}
     assert any(w.host == "new1" and "not in the inventory" in w.message for w in report.warnings)
+    # Without any inventory the snapshot is the inventory: checked, and no warning about it.
+    bare = api.check_saved(project / "pinmgr.toml", None, [path])
+    assert _kinds(bare) == {"new1": {"drift"}} and not bare.warnings
 
 
 def test_stale_data_is_a_host_failure(project: Path) -> None:
