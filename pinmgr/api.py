@@ -482,7 +482,17 @@ def load_saved(paths: Sequence[str | Path]) -> tuple[list[SavedResult], list[Hos
     parsed: dict[Path, object] = {}
     for path in _expand(paths):
         if path.is_dir():
-            fact_paths.append(path)
+            # A directory of snapshot shards, or of Ansible fact files: its first file says.
+            files = ansible_facts.files_of(path)
+            first = snapshot_mod.load_document(files[0])
+            if not snapshot_mod.is_snapshot(first):
+                fact_paths.append(path)
+                continue
+            for file in files:
+                document = first if file == files[0] else snapshot_mod.load_document(file)
+                if not snapshot_mod.is_snapshot(document):
+                    raise UsageError(f"{file}: not a pinmgr snapshot, in a directory of them")
+                results.extend(snapshot_mod.from_document(document, str(file)).results)
             continue
         document = snapshot_mod.load_document(path)
         if snapshot_mod.is_snapshot(document):

@@ -204,3 +204,17 @@ def test_diff_of_saved_data_names_hosts_without_data(project: Path) -> None:
         ("db1", FailureKind.NO_DATA),
     }
     assert api.diff_exit_code(result) == 3
+
+
+def test_a_directory_of_shards_reads_like_the_files(project: Path) -> None:
+    shards = project / "shards"
+    shards.mkdir()
+    _write(shards / "1.json.gz", SavedResult(_result("web1", "prod", ("app",), "1"), T0, ""))
+    _write(shards / "2.json", SavedResult(_result("web2", "prod", ("app",), "1"), T0, ""))
+    _write(shards / "3.json", SavedResult(_result("db1", "staging", ("db",), "1"), T0, ""))
+    by_dir = _check(project, shards)
+    by_files = _check(project, *sorted(shards.iterdir()))
+    assert _kinds(by_dir) == _kinds(by_files) == {h: {"drift"} for h in ("web1", "web2", "db1")}
+    (shards / "4.json").write_text('{"packages": {}}')
+    with pytest.raises(UsageError, match=r"4\.json: not a pinmgr snapshot, in a directory"):
+        _check(project, shards)

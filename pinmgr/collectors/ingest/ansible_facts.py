@@ -60,6 +60,17 @@ DISTRIBUTIONS: dict[str, tuple[str, bool]] = {
     "Linux Mint": ("linuxmint", False),
 }
 
+KEPT_FACTS = frozenset(
+    {
+        "ansible_distribution",
+        "ansible_distribution_version",
+        "ansible_distribution_major_version",
+        "ansible_date_time",
+        "packages",
+        "ansible_packages",
+    }
+)
+
 # package_facts "source" (the package manager it asked) -> ecosystem.
 MANAGERS = {"apt": Ecosystem.DEB, "rpm": Ecosystem.RPM}
 
@@ -88,7 +99,9 @@ def looks_like_facts(document: object) -> bool:
     """Whether a parsed JSON document is one of the layouts above (sniffed by content)."""
     if not isinstance(document, dict):
         return False
-    if PAYLOAD_KEY in document or "ansible_facts" in document or "unreachable" in document:
+    if PAYLOAD_KEY in document or "ansible_facts" in document:
+        return True
+    if document.get("unreachable") is True or document.get("failed") is True:
         return True
     return "packages" in document or any(
         isinstance(k, str) and k.startswith("ansible_") for k in document
@@ -176,7 +189,8 @@ def _add(hosts: dict[str, _HostFacts], file: Path, document: object) -> None:
     facts = document.get("ansible_facts", document)
     if not isinstance(facts, dict):
         raise IngestError(f"{where}: host {printable(name)}: ansible_facts is not an object")
-    entry.facts.update(facts)
+    # Only what pinmgr reads is kept: a fleet's cache holds ~130 other facts per host.
+    entry.facts.update((k, v) for k, v in facts.items() if k in KEPT_FACTS)
 
 
 def _str(value: object, where: str, what: str, *, empty: bool = False) -> str:
