@@ -28,6 +28,7 @@ from pinmgr.cli.app import (
     _collect_options,
     app,
 )
+from pinmgr.errors import WriteError
 from pinmgr.model import HostFailure
 
 _AGE = re.compile(r"([0-9]{1,9})([smhd]?)")
@@ -95,6 +96,8 @@ def collect(
     from pinmgr.inventory.shard import parse_shard
 
     part = parse_shard(shard) if shard is not None else None
+    if not output.absolute().parent.is_dir():  # say so before a long collection, not after
+        raise WriteError(f"cannot write {output}: no directory {output.absolute().parent}")
     options = _collect_options(
         env=env,
         role=role,

@@ -186,6 +186,8 @@ def test_collect_needs_output_and_a_valid_shard(tmp_path: Path) -> None:
     result = pinmgr("collect", "-o", "x.json", "--shard", "4/3", cwd=tmp_path)
     assert result.returncode == 2 and "--shard '4/3'" in result.stderr
     assert not (tmp_path / "x.json").exists()
+    nowhere = pinmgr("collect", "-o", "no/such/dir/x.json", "--env", "nope", cwd=tmp_path)
+    assert nowhere.returncode == 2 and "no directory" in nowhere.stderr  # before anything else
 
 
 ANSIBLE = Path(sys.executable).parent / "ansible-playbook"
