@@ -195,13 +195,16 @@ ANSIBLE = Path(sys.executable).parent / "ansible-playbook"
 
 @pytest.mark.skipif(not ANSIBLE.exists(), reason="needs ansible-core (test extras)")
 def test_check_an_ansible_fact_cache_written_by_ansible(tmp_path: Path) -> None:
-    """The real ansible-playbook (setup + package_facts) fills a jsonfile cache; checking it
-    gives what a live check of this machine gives."""
+    """The real ansible-playbook (setup + package_facts) fills a jsonfile cache; checked with
+    the same Ansible inventory (as a pinmgr inventory source), it gives what a live check of
+    this machine gives, and the inventory host Ansible has no facts for is no-data."""
     (tmp_path / "play.yml").write_text(
         "- hosts: all\n  gather_facts: true\n  tasks:\n    - ansible.builtin.package_facts:\n"
     )
+    # One Ansible inventory for both tools: groups give pinmgr env (local) and role (app).
     (tmp_path / "hosts.ini").write_text(
-        "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n"
+        "[local]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n"
+        "web9 ansible_host=192.0.2.9\n[app]\nlocalhost\nweb9\n"
     )
     for d in ("home", "tmp"):
         (tmp_path / d).mkdir()
@@ -215,12 +218,11 @@ def test_check_an_ansible_fact_cache_written_by_ansible(tmp_path: Path) -> None:
         "PYTHONWARNINGS": "ignore",
     }
     subprocess.run(
-        [str(ANSIBLE), "-i", "hosts.ini", "play.yml"],
+        [str(ANSIBLE), "-i", "hosts.ini", "--limit", "localhost", "play.yml"],
         cwd=tmp_path, env=env, capture_output=True, timeout=240, check=True,
     )  # fmt: skip
     (tmp_path / "inventory.toml").write_text(
-        'schema = 1\n[environments.local.hosts.localhost]\ntransport = "local"\n'
-        'roles = ["app"]\n[environments.local.hosts.web9]\nroles = ["app"]\n'
+        'schema = 1\n[[sources]]\ntype = "ansible"\ninventory = "hosts.ini"\n'
     )
     base = ["check", "-l", str(LOCK), "-i", "inventory.toml", "-f", "json", "--quiet"]
     saved = pinmgr(*base, "--snapshot", "facts", cwd=tmp_path)
