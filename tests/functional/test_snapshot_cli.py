@@ -212,6 +212,8 @@ def test_check_an_ansible_fact_cache_written_by_ansible(tmp_path: Path) -> None:
         "PATH": f"{ANSIBLE.parent}:{os.environ['PATH']}",
         "HOME": str(tmp_path / "home"),
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+        # The "remote" side of a local connection expands ~ itself: keep it out of ~ too.
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "tmp"),
         "ANSIBLE_CACHE_PLUGIN": "jsonfile",
         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "facts"),
         "ANSIBLE_NOCOLOR": "1",
