@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pinmgr import api, snapshot
 from pinmgr.errors import PinmgrError, UsageError
@@ -218,3 +221,22 @@ def test_a_directory_of_shards_reads_like_the_files(project: Path) -> None:
     (shards / "4.json").write_text('{"packages": {}}')
     with pytest.raises(UsageError, match=r"4\.json: not a pinmgr snapshot, in a directory"):
         _check(project, shards)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    data=st.one_of(
+        st.binary(max_size=64),
+        st.binary(max_size=64).map(lambda b: b"\x1f\x8b" + b),
+        st.binary(max_size=64).map(lambda b: gzip.compress(b, mtime=0)),
+        st.binary(max_size=64).map(lambda b: gzip.compress(b, mtime=0)[: len(b) % 30]),
+        st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    )
+)
+def test_any_bytes_as_a_snapshot_path_is_read_or_one_line(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "x"
+    path.write_bytes(data)
+    try:
+        api.load_saved([path])
+    except PinmgrError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
