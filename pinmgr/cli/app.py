@@ -465,33 +465,21 @@ def diff_cmd(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
     )
-    if snapshot:
-        from pinmgr.cli.fleet import parse_max_age
+    from pinmgr.cli.fleet import diff_snapshots
 
-        result = api.diff_saved(
+    # Saved data (--snapshot) when given, else the hosts themselves.
+    saved = diff_snapshots(inventory, left, right, snapshot, options, only, ecosystem, max_age)
+    with Progress(enabled=not quiet and saved is None) as progress:
+        result = saved or api.diff(
             inventory,
             left,
             right,
-            snapshot,
             options,
             only=tuple(only or ()),
             ecosystems=tuple(ecosystem or ()),
-            max_age=parse_max_age(max_age) if max_age is not None else None,
+            on_done=progress.advance,
+            on_start=progress.start,
         )
-    elif max_age is not None:
-        raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
-    else:
-        with Progress(enabled=not quiet) as progress:
-            result = api.diff(
-                inventory,
-                left,
-                right,
-                options,
-                only=tuple(only or ()),
-                ecosystems=tuple(ecosystem or ()),
-                on_done=progress.advance,
-                on_start=progress.start,
-            )
     if fmt == "json":
         sys.stdout.write(envdiff_reporter.render_json(result))
     else:

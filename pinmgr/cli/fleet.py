@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,7 +29,10 @@ from pinmgr.cli.app import (
     app,
 )
 from pinmgr.errors import WriteError
-from pinmgr.model import HostFailure
+from pinmgr.model import Ecosystem, HostFailure
+
+if TYPE_CHECKING:
+    from pinmgr.api import CheckOptions, DiffResult
 
 _AGE = re.compile(r"([0-9]{1,9})([smhd]?)")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -132,3 +135,32 @@ def collect(
         + "\n"
     )
     raise typer.Exit(api.snapshot_exit_code(snap))
+
+
+def diff_snapshots(
+    inventory: Path,
+    left: str,
+    right: str,
+    snapshot: list[Path] | None,
+    options: CheckOptions,
+    only: list[str] | None,
+    ecosystem: list[Ecosystem] | None,
+    max_age: str | None,
+) -> DiffResult | None:
+    """``diff --snapshot``: the result from saved data, or None when no --snapshot was given."""
+    from pinmgr import api
+
+    if not snapshot:
+        if max_age is not None:
+            raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
+        return None
+    return api.diff_saved(
+        inventory,
+        left,
+        right,
+        snapshot,
+        options,
+        only=tuple(only or ()),
+        ecosystems=tuple(ecosystem or ()),
+        max_age=parse_max_age(max_age) if max_age is not None else None,
+    )
