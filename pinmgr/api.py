@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pinmgr.collectors.base import Transport
 from pinmgr.collectors.pool import DEFAULT_JOBS
@@ -36,14 +37,23 @@ from pinmgr.lockfile.load import load as load_lockfile
 from pinmgr.model import (
     CheckReport,
     Ecosystem,
+    Environment,
+    FailureKind,
+    Finding,
+    FindingKind,
     Host,
     HostFailure,
     HostSnapshot,
+    HostWarning,
     Inventory,
     Lockfile,
+    SavedResult,
     SourceProblem,
     TransportKind,
 )
+
+if TYPE_CHECKING:
+    from pinmgr.snapshot import Snapshot
 
 DEFAULT_LOCKFILE = Path("pins") / "pinmgr.toml"
 DEFAULT_INVENTORY = Path("pins") / "inventory.toml"
@@ -429,3 +439,316 @@ def outdated(
     snaps = [r for r in results if isinstance(r, HostSnapshot)]
     failures = tuple(r for r in results if isinstance(r, HostFailure))
     return OutdatedResult(tuple(installable.outdated(lock, snaps)), failures, len(snaps))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fleet scale: snapshots (``pinmgr collect``) and checking saved data (``check --snapshot``).
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def collect_snapshot(
+    inventory_path: str | Path | None,
+    options: CheckOptions = CheckOptions(),
+    *,
+    shard: tuple[int, int] | None = None,
+    clock: Clock = utc_now,
+    transport_factory: TransportFactory | None = None,
+    on_done: ProgressCallback | None = None,
+    on_start: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Snapshot:
+    """Collect the selected hosts (one shard of them) into a snapshot value, failures included."""
+    from pinmgr import __version__
+    from pinmgr.inventory.shard import select_shard
+    from pinmgr.snapshot import Snapshot
+
+    hosts = select(read_inventory(inventory_path, options), options.envs, options.roles).hosts
+    if shard is not None:
+        hosts = select_shard(hosts, *shard)
+    if on_start is not None:
+        on_start(len(hosts))
+    started = clock()
+    when: dict[tuple[str, str], dt.datetime] = {}
+
+    def done(host: Host, result: CollectResult) -> None:
+        when[(host.env, host.name)] = clock()
+        if on_done is not None:
+            on_done(host, result)
+
+    results = collect(
+        hosts, options, transport_factory=transport_factory, on_done=done, cancel=cancel
+    )
+    finished = clock()
+    saved = tuple(
+        SavedResult(r, when.get((r.host.env, r.host.name), finished), "") for r in results
+    )
+    return Snapshot(
+        results=saved,
+        started_at=started,
+        finished_at=finished,
+        pinmgr_version=__version__,
+        envs=options.envs,
+        roles=options.roles,
+        shard=f"{shard[0]}/{shard[1]}" if shard else "",
+    )
+
+
+def snapshot_exit_code(snapshot: Snapshot) -> int:
+    """``collect`` exits as ``check`` would for collection alone: 3 when a host failed."""
+    failed = any(isinstance(s.result, HostFailure) for s in snapshot.results)
+    return EXIT_HOSTS if failed else EXIT_OK
+
+
+def _expand(paths: Sequence[str | Path]) -> list[Path]:
+    """Each PATH, or the sorted matches of a quoted glob (``'shard-*.json.gz'``) in CI."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.exists():
+            out.append(path)
+            continue
+        matches: list[Path] = []
+        if any(c in str(raw) for c in "*?["):
+            base = Path(path.anchor) if path.is_absolute() else Path()
+            matches = sorted(base.glob(str(path.relative_to(base))))
+        if not matches:
+            raise UsageError(f"{path}: no such snapshot file or fact cache directory")
+        out.extend(matches)
+    return out
+
+
+def load_saved(paths: Sequence[str | Path]) -> tuple[list[SavedResult], list[HostWarning]]:
+    """Read every ``--snapshot`` PATH (kind sniffed from content) and merge them per host."""
+    from pinmgr import snapshot as snapshot_mod
+    from pinmgr.collectors.ingest import ansible_facts
+
+    results: list[SavedResult] = []
+    fact_paths: list[Path] = []
+    parsed: dict[Path, object] = {}
+    for path in _expand(paths):
+        if path.is_dir():
+            # A directory of snapshot shards, or of Ansible fact files: its first file says.
+            files = ansible_facts.files_of(path)
+            first = snapshot_mod.load_document(files[0])
+            if not snapshot_mod.is_snapshot(first):
+                fact_paths.append(path)
+                continue
+            for file in files:
+                document = first if file == files[0] else snapshot_mod.load_document(file)
+                if not snapshot_mod.is_snapshot(document):
+                    raise UsageError(f"{file}: not a pinmgr snapshot, in a directory of them")
+                results.extend(snapshot_mod.from_document(document, str(file)).results)
+            continue
+        document = snapshot_mod.load_document(path)
+        if snapshot_mod.is_snapshot(document):
+            results.extend(snapshot_mod.from_document(document, str(path)).results)
+        elif ansible_facts.looks_like_facts(document):
+            fact_paths.append(path)
+            parsed[path] = document
+        else:
+            raise UsageError(
+                f"{path}: neither a pinmgr snapshot nor Ansible facts (see docs/snapshot.md)"
+            )
+    if fact_paths:
+        results.extend(ansible_facts.read(fact_paths, parsed))
+    return snapshot_mod.merge(results)
+
+
+def _read_inventory_for_saved(
+    inventory_path: str | Path | None, options: CheckOptions
+) -> Inventory:
+    """The inventory, or none at all: with saved data the default 'local' host means nothing."""
+    p = Path(inventory_path) if inventory_path is not None else None
+    if p is None or (p == DEFAULT_INVENTORY and not p.exists()):
+        return Inventory(())
+    return read_inventory(p, options)
+
+
+@dataclass(frozen=True)
+class SavedCheck:
+    """Saved data matched with the inventory: what to check and what to report besides."""
+
+    results: tuple[CollectResult, ...]
+    environments: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    warnings: tuple[HostWarning, ...]
+
+
+def bind_saved(
+    inventory: Inventory,
+    saved: Sequence[SavedResult],
+    options: CheckOptions,
+    *,
+    max_age: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> SavedCheck:
+    """Give saved hosts their inventory env and roles; flag hosts on one side only, and age."""
+    from pinmgr.snapshot import utc_text
+
+    by_name: dict[str, list[SavedResult]] = {}
+    for s in saved:
+        by_name.setdefault(s.result.host.name, []).append(s)
+    known = {h.name for h in inventory.hosts}
+    warnings: list[HostWarning] = []
+    findings: list[Finding] = []
+    extra: dict[str, list[Host]] = {}
+    for s in saved:
+        host = s.result.host
+        if host.name in known:
+            continue
+        if host.env and host.roles:
+            extra.setdefault(host.env, []).append(host)
+        else:
+            findings.append(
+                Finding(
+                    kind=FindingKind.NOT_IN_INVENTORY,
+                    host=host.name,
+                    env=host.env,
+                    role=",".join(host.roles),
+                    reason=f"in {s.source} but not in the inventory: no environment or role "
+                    "to check it against",
+                )
+            )
+    envs = {e.name: list(e.hosts) for e in inventory.environments}
+    for env_name, hosts in extra.items():
+        envs.setdefault(env_name, []).extend(hosts)
+    extended = Inventory(tuple(Environment(n, tuple(h)) for n, h in envs.items()))
+    selected = select(extended, options.envs, options.roles)
+    # With no inventory at all the snapshots are the inventory: nothing to warn about.
+    from_data = {(h.env, h.name): s for s in saved if (h := s.result.host).name not in known}
+    now = now or utc_now()
+    results: list[CollectResult] = []
+    for host in selected.hosts:
+        if known and (host.env, host.name) in from_data:
+            source = from_data[(host.env, host.name)].source
+            message = f"not in the inventory: environment and roles from {source}"
+            warnings.append(HostWarning(host.name, host.env, message))
+        candidates = by_name.get(host.name, [])
+        same_env = [c for c in candidates if c.result.host.env == host.env]
+        pool = same_env or candidates
+        if not pool:
+            reason = "no data for this host in the saved snapshots or facts"
+            results.append(HostFailure(host, FailureKind.NO_DATA, reason))
+            continue
+        found = pool[0]
+        if max_age is not None and now - found.collected_at > max_age:
+            age = now - found.collected_at
+            results.append(
+                HostFailure(
+                    host,
+                    FailureKind.STALE,
+                    f"data in {found.source} was collected {utc_text(found.collected_at)}, "
+                    f"{_hours(age)} ago (over --max-age {_hours(max_age)})",
+                )
+            )
+            continue
+        data_host = found.result.host
+        bound = replace(host, pip=data_host.pip)
+        if host.pip and set(host.pip) - set(data_host.pip):
+            warnings.append(
+                HostWarning(
+                    host.name,
+                    host.env,
+                    f"{found.source} has no pip packages of {', '.join(host.pip)}: pip pins "
+                    "of this host not checked",
+                )
+            )
+        results.append(replace(found.result, host=bound))
+    return SavedCheck(
+        tuple(results),
+        tuple(e.name for e in selected.environments),
+        tuple(findings),
+        tuple(warnings),
+    )
+
+
+def _hours(delta: dt.timedelta) -> str:
+    """A readable age: minutes under an hour, hours under three days, then days."""
+    seconds = max(delta.total_seconds(), 0.0)
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    value, unit = (seconds / 3600, "h") if seconds < 72 * 3600 else (seconds / 86400, "d")
+    return f"{value:.1f}".removesuffix(".0") + unit
+
+
+def check_saved(
+    lockfile_path: str | Path,
+    inventory_path: str | Path | None,
+    paths: Sequence[str | Path],
+    options: CheckOptions = CheckOptions(),
+    *,
+    max_age: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> CheckReport:
+    """``check`` on saved data (snapshots, Ansible facts): no host is contacted."""
+    if options.installable:
+        raise UsageError("--installable needs the hosts themselves: not with --snapshot")
+    lock = read_lockfile(lockfile_path)
+    inventory = _read_inventory_for_saved(inventory_path, options)
+    saved, merge_warnings = load_saved(paths)
+    bound = bind_saved(inventory, saved, options, max_age=max_age, now=now)
+    checked = Inventory((Environment("", tuple(r.host for r in bound.results)),))
+    unknown = _unknown_roles(lock, checked)
+    if unknown:
+        raise unknown[0]
+    report = report_for(lock, bound.results, options, environments=bound.environments)
+    if bound.findings:
+        report = replace(
+            report_mod.build(
+                (*report.findings, *bound.findings),
+                hosts_total=report.summary.hosts_total + len(bound.findings),
+                hosts_collected=report.summary.hosts_collected,
+                lockfile=report.lockfile,
+                environments=report.environments,
+            ),
+            warnings=report.warnings,
+        )
+    return replace(report, warnings=(*report.warnings, *merge_warnings, *bound.warnings))
+
+
+def diff_saved(
+    inventory_path: str | Path | None,
+    left: str,
+    right: str,
+    paths: Sequence[str | Path],
+    options: CheckOptions = CheckOptions(),
+    *,
+    only: Sequence[str] = (),
+    ecosystems: Sequence[Ecosystem] = (),
+    max_age: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> DiffResult:
+    """``diff`` on saved data: both sides from snapshots or facts, no host contacted.
+
+    Sides are environments or host names as for a live diff, with hosts bound to the
+    inventory as ``check --snapshot`` binds them; a side host without data is a failure.
+    """
+    inventory = _read_inventory_for_saved(inventory_path, options)
+    saved, _ = load_saved(paths)
+    bound = bind_saved(
+        inventory, saved, replace(options, envs=(), roles=()), max_age=max_age, now=now
+    )
+    envs: dict[str, list[Host]] = {}
+    for r in bound.results:
+        envs.setdefault(r.host.env, []).append(r.host)
+    known = Inventory(tuple(Environment(n, tuple(h)) for n, h in envs.items()))
+    left_hosts = _side(known, left, options.roles)
+    right_hosts = _side(known, right, options.roles)
+    wanted = {(h.env, h.name) for h in (*left_hosts, *right_hosts)}
+    results = [r for r in bound.results if (r.host.env, r.host.name) in wanted]
+    snaps = {(r.host.env, r.host.name): r for r in results if isinstance(r, HostSnapshot)}
+    failures = tuple(r for r in results if isinstance(r, HostFailure))
+    by_host = left_hosts == right_hosts or (len(left_hosts) == 1 and len(right_hosts) == 1)
+    rows = envdiff(
+        [snaps[(h.env, h.name)] for h in left_hosts if (h.env, h.name) in snaps],
+        [snaps[(h.env, h.name)] for h in right_hosts if (h.env, h.name) in snaps],
+        by_role=not by_host,
+        only=only,
+        ecosystems=ecosystems,
+    )
+    return DiffResult(left, right, tuple(rows), failures)

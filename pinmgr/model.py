@@ -228,6 +228,10 @@ class FailureKind(str, Enum):
     # Reached, but the probe's output was cut short, a section failed or did not parse:
     # what was read is not trusted (never turned into ``missing`` findings).
     INCOMPLETE = "incomplete"
+    # Checking saved data (``check --snapshot``): the inventory names the host, the data has
+    # nothing for it; or what the data has is older than ``--max-age``.
+    NO_DATA = "no-data"
+    STALE = "stale"
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,10 @@ class FindingKind(str, Enum):
     TIMEOUT = "timeout"
     COLLECT_ERROR = "collect-error"
     INCOMPLETE = "incomplete"
+    NO_DATA = "no-data"
+    STALE = "stale"
+    # Saved data has a host the inventory does not know: no environment or role to check it by.
+    NOT_IN_INVENTORY = "not-in-inventory"
 
     @property
     def is_host_failure(self) -> bool:
@@ -340,3 +348,16 @@ class SourceProblem:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    """A host's result read back from saved data (snapshot, fact cache): when and where from.
+
+    ``collected_at`` is timezone-aware; it decides which of two copies of a host is kept and
+    whether the data is too old (``check --max-age``).
+    """
+
+    result: HostSnapshot | HostFailure
+    collected_at: dt.datetime
+    source: str

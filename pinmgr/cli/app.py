@@ -330,7 +330,8 @@ def check(
             "--fail-on",
             metavar="WHAT",
             help="What makes the exit code non-zero: any (drift, missing, unsupported-os, "
-            "inconsistent, mixed-os, not-installable, or hosts not collected), drift "
+            "inconsistent, mixed-os, not-installable, not-in-inventory, or hosts not "
+            "collected), drift "
             "(version drift and OS problems only), missing, unreachable (only hosts not "
             "collected), never.",
         ),
@@ -368,6 +369,27 @@ def check(
     transport: TransportOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    snapshot: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--snapshot",
+            metavar="PATH",
+            help="Check saved data instead of the hosts (no host is contacted): a pinmgr "
+            "snapshot (pinmgr collect), an Ansible fact cache directory (jsonfile plugin) or "
+            "ansible --tree output; the kind is read from the content. Repeatable, or a "
+            "quoted glob ('shard-*.json.gz'): shards merge, and a host found twice keeps its "
+            "newer data (with a warning).",
+        ),
+    ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            metavar="AGE",
+            help="With --snapshot: a host whose data is older than this (30m, 24h, 7d) is "
+            "stale (exit 3) instead of checked.",
+        ),
+    ] = None,
 ) -> None:
     """Check hosts against the lockfile: ok / drift / missing per pinned package.
 
@@ -383,6 +405,7 @@ def check(
       pinmgr check -e dev -e production -o junit=drift.xml -o sarif=drift.sarif
       pinmgr check --env production --role db --accept-new
       pinmgr check --installable            # also: are the pinned versions still offered?
+      pinmgr check --snapshot fleet.json.gz --max-age 24h   # saved data, no SSH
     """
     from pinmgr import api
     from pinmgr.diff.exitcode import FailOn, exit_code
@@ -409,7 +432,15 @@ def check(
         transport=transport,
         strict=strict,
     )
-    report = run_check(lockfile, inventory, options, quiet=quiet)
+    if snapshot:
+        from pinmgr.cli.fleet import parse_max_age
+
+        age = parse_max_age(max_age) if max_age is not None else None
+        report = api.check_saved(lockfile, inventory, snapshot, options, max_age=age)
+    elif max_age is not None:
+        raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
+    else:
+        report = run_check(lockfile, inventory, options, quiet=quiet)
     for out_fmt, path in outputs:
         write_file(path, render(report, out_fmt, color=False, width=120, by_host=by_host))
     color = color_wanted() and fmt is OutputFormat.TABLE
@@ -481,6 +512,25 @@ def diff_cmd(
     ssh_config: SshConfigOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    snapshot: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--snapshot",
+            metavar="PATH",
+            help="Compare saved data instead of the hosts (no host is contacted), as for "
+            "check --snapshot: pinmgr snapshots, Ansible fact caches or --tree output "
+            "(repeatable, or a quoted glob).",
+        ),
+    ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            metavar="AGE",
+            help="With --snapshot: a host whose data is older than this (30m, 24h, 7d) is "
+            "stale (exit 3) instead of compared.",
+        ),
+    ] = None,
 ) -> None:
     """Compare what two environments (or two hosts) have installed, without a lockfile.
 
@@ -493,6 +543,7 @@ def diff_cmd(
       pinmgr diff production staging
       pinmgr diff production staging --role app --only 'nginx*' --ecosystem deb
       pinmgr diff web1 web2 -f json
+      pinmgr diff production staging --snapshot 'shard-*.json.gz'   # saved data, no SSH
     """
     from pinmgr import api
     from pinmgr.cli.progress import Progress
@@ -511,8 +562,12 @@ def diff_cmd(
         ssh_config=ssh_config,
         strict=strict,
     )
-    with Progress(enabled=not quiet) as progress:
-        result = api.diff(
+    from pinmgr.cli.fleet import diff_snapshots
+
+    # Saved data (--snapshot) when given, else the hosts themselves.
+    saved = diff_snapshots(inventory, left, right, snapshot, options, only, ecosystem, max_age)
+    with Progress(enabled=not quiet and saved is None) as progress:
+        result = saved or api.diff(
             inventory,
             left,
             right,

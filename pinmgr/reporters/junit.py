@@ -81,6 +81,7 @@ def outcome(kind: FindingKind) -> str | None:
             | FindingKind.INCONSISTENT
             | FindingKind.MIXED_OS
             | FindingKind.NOT_INSTALLABLE
+            | FindingKind.NOT_IN_INVENTORY
         ):
             return "failure"
         case (
@@ -91,6 +92,8 @@ def outcome(kind: FindingKind) -> str | None:
             | FindingKind.TIMEOUT
             | FindingKind.COLLECT_ERROR
             | FindingKind.INCOMPLETE
+            | FindingKind.NO_DATA
+            | FindingKind.STALE
         ):
             return "error"
         case _:
@@ -115,6 +118,8 @@ def message(f: Finding) -> str:
             line += f" (installed {f.actual})"
     elif f.kind is FindingKind.UNPINNED:
         line = f"installed {f.actual}, not pinned"
+    elif f.kind is FindingKind.NOT_IN_INVENTORY:
+        return f.reason
     elif not f.actual:
         line = f"pinned {f.expected}, not installed"
     else:
@@ -128,7 +133,7 @@ def message(f: Finding) -> str:
 
 def describe(f: Finding) -> str:
     """One visible-safe line naming the host and the problem (SARIF and annotation text)."""
-    where = f"{f.host} ({f.env}, role {f.role})"
+    where = f"{f.host} ({f.env}, role {f.role})" if f.role else f"{f.host} ({f.env})"
     if f.kind.is_host_failure:
         return clean(f"{where} could not be collected: {message(f)}")
     if not f.package:

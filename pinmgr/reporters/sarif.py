@@ -137,6 +137,28 @@ RULES: dict[FindingKind, tuple[str, str, str, str]] = {
         "the host is used, so no `missing` findings follow from it",
         "look at the named section on the host, then re-run",
     ),
+    FindingKind.NO_DATA: (
+        "NoSavedData",
+        "No saved data for an inventory host",
+        "checking saved data (`check --snapshot`): the inventory names the host, but no "
+        "snapshot or fact cache given has data for it",
+        "collect it (`pinmgr collect`, or Ansible `setup` + `package_facts`), or pass the "
+        "shard or cache that has it",
+    ),
+    FindingKind.STALE: (
+        "StaleSavedData",
+        "Saved data older than --max-age",
+        "checking saved data with `--max-age`: the host's data was collected longer ago than "
+        "that; it is not checked",
+        "collect the host again; raise `--max-age` only if old data is acceptable",
+    ),
+    FindingKind.NOT_IN_INVENTORY: (
+        "HostNotInInventory",
+        "Saved data for a host the inventory does not know",
+        "checking saved data: a host in the snapshot or fact cache is not in the inventory "
+        "and the data carries no environment and role, so it is not checked",
+        "add the host to the inventory (`-i`), or leave it out of the saved data",
+    ),
 }
 _MD = re.compile(r"\*\*|`")
 

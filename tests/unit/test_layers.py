@@ -1,6 +1,6 @@
 """The one-way flow of ../ARCHITECTURE: a module imports only from lower layers.
 
-    cli > api/authoring > reporters | emitters > diff | collectors | lockfile | inventory
+    cli > api/authoring > reporters | emitters > diff | collectors | lockfile | inventory | snapshot
         > versions | atomic > errors > model
 
 Siblings on one row do not import each other (diff never reaches into collectors, ...).
@@ -26,6 +26,7 @@ RANK = {
     "collectors": 3,
     "lockfile": 3,
     "inventory": 3,
+    "snapshot": 3,
     "reporters": 4,
     "emitters": 4,
     "history": 4,

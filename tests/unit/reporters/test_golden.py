@@ -89,6 +89,14 @@ def findings() -> list[Finding]:
         Finding(K.TIMEOUT, "web11", "staging", "app", reason="timed out after 10 s"),
         Finding(K.INCOMPLETE, "web11", "staging", "app",
                 reason="dpkg: probe exited with status 2"),
+        Finding(K.NO_DATA, "web13", "staging", "app",
+                reason="no data for this host in the saved snapshots or facts"),
+        Finding(K.STALE, "web14", "staging", "app",
+                reason="data in fleet.json.gz was collected 2026-12-01T02:00:00Z, 5d ago "
+                "(over --max-age 24h)"),
+        Finding(K.NOT_IN_INVENTORY, "web15", "staging", "",
+                reason="in facts/s1_web15 but not in the inventory: no environment or role "
+                "to check it against"),
         Finding(K.COLLECT_ERROR, "web12", "staging", "app", reason=FORGED),
     ]  # fmt: skip
 
