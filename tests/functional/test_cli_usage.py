@@ -146,9 +146,15 @@ def test_non_positive_limits_are_usage_errors_on_every_command(
     lock, inventory = files
     commands = commands_with(option)
     assert len(commands) >= 5, commands  # check, diff, outdated, accept, emit ansible-playbook
+    with_lockfile = commands_with("-l")
     for command in commands:
-        # diff compares two environments and reads no lockfile
-        args = ["production", "staging"] if command == ["diff"] else ["-l", str(lock)]
+        # diff compares two environments and reads no lockfile; collect reads none either
+        if command == ["diff"]:
+            args = ["production", "staging"]
+        elif command in with_lockfile:
+            args = ["-l", str(lock)]
+        else:
+            args = ["-o", str(lock.parent / "out.json")]
         result = pinmgr(*command, *args, "-i", str(inventory), option, value)
         assert result.returncode == 2, (command, result.stderr)
         assert option in result.stderr, (command, result.stderr)
