@@ -152,6 +152,8 @@ class Host:
     # Python interpreters (or virtualenv dirs) whose pip packages are collected.
     pip: tuple[str, ...] = ()
     source: Location | None = None
+    # What OpenSSH's config makes of this host (inventory.openssh): every transport reads it.
+    route: SshRoute | None = None
 
     @property
     def role(self) -> str:
@@ -168,6 +170,10 @@ class Environment:
 @dataclass(frozen=True)
 class Inventory:
     environments: tuple[Environment, ...]
+    # Hosts a source names but cannot place (left out), with why; the others still load.
+    skipped: tuple[HostWarning, ...] = ()
+    # Hosts loaded with a caveat (e.g. ssh_config says StrictHostKeyChecking no).
+    warnings: tuple[HostWarning, ...] = ()
 
     @property
     def hosts(self) -> tuple[Host, ...]:
@@ -323,3 +329,38 @@ class CheckReport:
     def failed_hosts(self) -> tuple[str, ...]:
         """Hosts that could not be collected, sorted."""
         return tuple(sorted({f.host for f in self.findings if f.kind.is_host_failure}))
+
+
+@dataclass(frozen=True)
+class SshEndpoint:
+    """One hop as OpenSSH would reach it, resolved from ssh_config by ``inventory.openssh``.
+
+    Paths are expanded (``~``, ``%h``...). ``identity_files`` empty: OpenSSH's default keys.
+    ``known_hosts_files`` is UserKnownHostsFile; ``strict_host_key_checking`` is reported,
+    never obeyed when it would turn checking off.
+    """
+
+    alias: str
+    address: str
+    port: int
+    user: str
+    identity_files: tuple[str, ...] = ()
+    certificate_files: tuple[str, ...] = ()
+    identities_only: bool = False
+    known_hosts_files: tuple[str, ...] = ()
+    connect_timeout: float | None = None
+    strict_host_key_checking: str = "ask"
+    proxy_command: str | None = None
+
+
+@dataclass(frozen=True)
+class SshRoute:
+    """How to reach an SSH host: jump hosts in connection order, then the target.
+
+    ``config`` is the file it was resolved from (what ``ssh -F`` should read), None for the
+    user's default config.
+    """
+
+    target: SshEndpoint
+    jumps: tuple[SshEndpoint, ...] = ()
+    config: str | None = None

@@ -12,10 +12,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from pinmgr.errors import InventoryError, PinmgrError, UsageError
-from pinmgr.inventory import ansible, native, vagrant
+from pinmgr.inventory import ansible, native, openssh, vagrant
 from pinmgr.inventory import ssh_config as ssh_cfg
 from pinmgr.inventory.native import SourceSpec, SourceType
-from pinmgr.model import Environment, Host, Inventory, Location, TransportKind, assert_never
+from pinmgr.model import (
+    Environment,
+    Host,
+    HostWarning,
+    Inventory,
+    Location,
+    TransportKind,
+    assert_never,
+)
 
 __all__ = ["default_inventory", "load_inventory", "select"]
 
@@ -29,7 +37,10 @@ def default_inventory(roles: Sequence[str] = ("app",)) -> Inventory:
     return Inventory((Environment(DEFAULT_ENV, (host,)),))
 
 
-def _source_hosts(spec: SourceSpec, default_roles: Sequence[str]) -> tuple[Host, ...]:
+def _source_hosts(
+    spec: SourceSpec, default_roles: Sequence[str], skipped: list[InventoryError]
+) -> tuple[Host, ...]:
+    """The hosts of one source; hosts it names but cannot place go to ``skipped``."""
     match spec.type:
         case SourceType.ANSIBLE:
             return ansible.load(
@@ -52,20 +63,47 @@ def _source_hosts(spec: SourceSpec, default_roles: Sequence[str]) -> tuple[Host,
                 raise InventoryError(
                     f"OpenSSH config {spec.target!r} does not exist", spec.location
                 )
-            return ssh_cfg.load(spec.target, spec.env or "", dict(spec.roles), source=spec.location)
+            hosts, problems = ssh_cfg.load_with_problems(
+                spec.target, spec.env or "", dict(spec.roles), source=spec.location
+            )
+            skipped.extend(problems)
+            return hosts
         case _:  # pragma: no cover - exhaustive over SourceType
             assert_never(spec.type)
 
 
 def _user_ssh_config(explicit: str | None, where: Location) -> Path | None:
-    """The OpenSSH config to resolve aliases with: the one given, else ~/.ssh/config if any."""
+    """The OpenSSH config to resolve aliases with: the one given, else None (OpenSSH's own
+    choice: ~/.ssh/config if any, then the system-wide one)."""
     if explicit is not None:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise InventoryError(f"OpenSSH config {explicit!r} does not exist", where)
         return path
-    default = Path(ssh_cfg.DEFAULT_CONFIG).expanduser()
-    return default if default.is_file() else None
+    return None
+
+
+def _warning(host: Host, message: str) -> HostWarning:
+    where = f"{host.source}: " if host.source else ""
+    return HostWarning(host.name, host.env, f"{where}host {host.name!r}: {message}")
+
+
+def _unsafe_settings(host: Host) -> list[HostWarning]:
+    """ssh_config settings pinmgr reads but never obeys: said once per host."""
+    if host.route is None:
+        return []
+    out = []
+    for hop in (*host.route.jumps, host.route.target):
+        if hop.strict_host_key_checking == "no":
+            via = "" if hop is host.route.target else f" (jump host {hop.alias!r})"
+            out.append(
+                _warning(
+                    host,
+                    f"ssh_config sets StrictHostKeyChecking no{via}; "
+                    "pinmgr checks host keys anyway",
+                )
+            )
+    return out
 
 
 def load_inventory(
@@ -85,11 +123,12 @@ def load_inventory(
     parsed = native.load(path)
     where = Location(parsed.path, 1)
     problems: list[PinmgrError] = []
+    skipped: list[InventoryError] = []
     # (host, resolve through the user's OpenSSH config?)
     found: list[tuple[Host, bool]] = [(h, True) for e in parsed.environments for h in e.hosts]
     for spec in parsed.sources:
         try:
-            hosts = _source_hosts(spec, default_roles)
+            hosts = _source_hosts(spec, default_roles, skipped)
         except InventoryError as exc:
             problems.extend(exc.problems)
             continue
@@ -97,23 +136,32 @@ def load_inventory(
         found.extend((h, resolvable) for h in hosts)
 
     config = None
-    if any(resolvable and h.transport is TransportKind.SSH for h, resolvable in found):
+    if any(resolvable and h.transport is not TransportKind.LOCAL for h, resolvable in found):
         try:
-            config_path = _user_ssh_config(ssh_config, where)
-            config = ssh_cfg.read(config_path) if config_path else None
+            config = openssh.read_config(_user_ssh_config(ssh_config, where))
         except InventoryError as exc:
             problems.extend(exc.problems)
 
     env_order = [e.name for e in parsed.environments]
     by_env: dict[str, dict[str, Host]] = {name: {} for name in env_order}
+    warnings: list[HostWarning] = []
     for written, resolvable in found:
         host = written
         if config is not None and resolvable:
             try:
                 host = ssh_cfg.resolve(written, config)
+            except ssh_cfg.HostProblem as exc:
+                skipped.append(
+                    ssh_cfg.HostProblem(
+                        f"host {written.name!r} left out: {exc.location}: {exc.message}",
+                        written.source or where,
+                    )
+                )
+                continue
             except InventoryError as exc:
                 problems.extend(exc.problems)
                 continue
+        warnings.extend(_unsafe_settings(host))
         in_env = by_env.setdefault(host.env, {})
         first = in_env.get(host.name)
         if first is not None:
@@ -129,7 +177,12 @@ def load_inventory(
     if problems:
         raise InventoryError(problems[0].message, problems[0].location, tuple(problems))
     return Inventory(
-        tuple(Environment(name, tuple(named.values())) for name, named in by_env.items())
+        tuple(Environment(name, tuple(named.values())) for name, named in by_env.items()),
+        skipped=tuple(
+            HostWarning("", "", f"{p.location}: {p.message}" if p.location else p.message)
+            for p in skipped
+        ),
+        warnings=tuple(warnings),
     )
 
 
@@ -173,4 +226,4 @@ def select(
                 kept.append(replace(host, roles=narrowed) if roles else host)
         if kept or not (roles or hosts):
             out.append(Environment(env.name, tuple(kept)))
-    return Inventory(tuple(out))
+    return Inventory(tuple(out), inventory.skipped, inventory.warnings)
