@@ -24,6 +24,7 @@ from pinmgr.errors import (
     EXIT_HOSTS,
     EXIT_OK,
     HostCollectError,
+    InventoryError,
     LockfileError,
     PinmgrError,
     ProblemsError,
@@ -37,6 +38,7 @@ from pinmgr.model import (
     Host,
     HostFailure,
     HostSnapshot,
+    HostWarning,
     Inventory,
     Lockfile,
     TransportKind,
@@ -100,6 +102,14 @@ def read_inventory(path: str | Path | None, options: CheckOptions = CheckOptions
     )
 
 
+def inventory(
+    inventory_path: str | Path | None, options: CheckOptions = CheckOptions()
+) -> Inventory:
+    """The inventory as ``check`` will use it (sources merged, ssh_config resolved, ``envs``
+    and ``roles`` selected), without connecting to anything: ``pinmgr inventory``."""
+    return select(read_inventory(inventory_path, options), options.envs, options.roles)
+
+
 def validate(lockfile_path: str | Path, inventory_path: str | Path | None) -> list[PinmgrError]:
     """Every problem in the lockfile and inventory, not just the first."""
     problems: list[PinmgrError] = []
@@ -115,6 +125,8 @@ def validate(lockfile_path: str | Path, inventory_path: str | Path | None) -> li
     except PinmgrError as exc:
         problems.append(exc)
     else:
+        # Hosts a source could not place: each reported once (the others loaded).
+        problems.extend(InventoryError(w.message) for w in inventory.skipped)
         if lock is not None:
             problems.extend(_unknown_roles(lock, inventory))
     return problems
@@ -145,10 +157,17 @@ def check(
     on_done: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_warning: Callable[[HostWarning], None] | None = None,
 ) -> CheckReport:
-    """Collect every selected host and compare it with the lockfile."""
+    """Collect every selected host and compare it with the lockfile.
+
+    ``on_warning`` hears of each host the inventory left out or loaded with a caveat.
+    """
     lock = read_lockfile(lockfile_path)
     inventory = select(read_inventory(inventory_path, options), options.envs, options.roles)
+    if on_warning is not None:
+        for warning in (*inventory.skipped, *inventory.warnings):
+            on_warning(warning)
     unknown = _unknown_roles(lock, inventory)
     if unknown:
         raise unknown[0]

@@ -13,7 +13,7 @@ import typer
 from pinmgr import __version__
 from pinmgr.cli.formats import OutputFormat, parse_output, render
 from pinmgr.errors import EXIT_USAGE, PinmgrError, WriteError
-from pinmgr.model import CheckReport, Ecosystem
+from pinmgr.model import CheckReport, Ecosystem, HostWarning
 
 if TYPE_CHECKING:
     from pinmgr.api import CheckOptions
@@ -150,6 +150,10 @@ def write_file(path: str, text: str) -> None:
         raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
+def _warn(warning: HostWarning) -> None:
+    sys.stderr.write(f"pinmgr: warning: {warning.message}\n")
+
+
 def run_check(
     lockfile: Path, inventory: Path, options: CheckOptions, *, quiet: bool
 ) -> CheckReport:
@@ -167,6 +171,7 @@ def run_check(
                 on_done=progress.advance,
                 on_start=progress.start,
                 cancel=cancel,
+                on_warning=_warn,
             )
         except KeyboardInterrupt:
             cancel.set()

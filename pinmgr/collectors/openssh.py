@@ -193,13 +193,20 @@ class OpensshTransport:
         proxy = self._proxy_command()
         if proxy:
             argv += ["-o", f"ProxyCommand={proxy}"]
+        route = self.host.route
+        if route is not None:
+            # The alias, so ssh applies the config's Host blocks for it (certificates,
+            # IdentitiesOnly...); HostName as resolved, so a config given as text (vagrant)
+            # still reaches its machine. Both agree with ssh's own reading of the file.
+            argv += ["-o", f"HostName={_escape_percent(route.target.address)}"]
         if self.host.port:
             argv += ["-p", str(self.host.port)]
         if self.host.user:
             argv += ["-l", self.host.user]
         for key in self._keys():
             argv += ["-i", key]
-        argv += ["--", self.host.address or self.host.name, REMOTE_COMMAND]
+        destination = route.target.alias if route else self.host.address or self.host.name
+        argv += ["--", destination, REMOTE_COMMAND]
         return argv
 
     def _common(self) -> list[str]:
@@ -224,7 +231,8 @@ class OpensshTransport:
         ]
         if not opts.allow_agent:
             argv += ["-o", "IdentityAgent=none"]
-        config = _config_file(opts.ssh_config)
+        route = self.host.route
+        config = route.config if route and route.config else _config_file(opts.ssh_config)
         if config:
             argv += ["-F", config]
         return argv

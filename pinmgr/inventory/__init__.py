@@ -153,8 +153,9 @@ def load_inventory(
             except ssh_cfg.HostProblem as exc:
                 skipped.append(
                     ssh_cfg.HostProblem(
-                        f"host {written.name!r} left out: {exc.location}: {exc.message}",
+                        f"host {written.name!r} left out: {ssh_cfg.why(exc, written.source)}",
                         written.source or where,
+                        host=written.name,
                     )
                 )
                 continue
@@ -179,7 +180,11 @@ def load_inventory(
     return Inventory(
         tuple(Environment(name, tuple(named.values())) for name, named in by_env.items()),
         skipped=tuple(
-            HostWarning("", "", f"{p.location}: {p.message}" if p.location else p.message)
+            HostWarning(
+                getattr(p, "host", ""),
+                "",
+                f"{p.location}: {p.message}" if p.location else p.message,
+            )
             for p in skipped
         ),
         warnings=tuple(warnings),

@@ -87,6 +87,10 @@ _TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 class HostProblem(InventoryError):
     """One host cannot be placed (the config itself is fine): the other hosts still load."""
 
+    def __init__(self, message: str, location: Location | None = None, host: str = "") -> None:
+        super().__init__(message, location)
+        self.host = host
+
 
 # --- context --------------------------------------------------------------------------------
 
@@ -848,6 +852,13 @@ def _route(
     if not found.proxy_jump:
         return SshRoute(target, (), config.path)
     specs = found.proxy_jump.split(",")
+    last = parse_hop(specs[-1], at)
+    if (last.host, last.port or 22, last.user or found.user) == (
+        found.hostname,
+        found.port,
+        found.user,
+    ):
+        raise HostProblem(f"jumphost loop via {last.host}", at)  # ssh's own check and words
     hops: list[SshEndpoint] = []
     for index, spec in enumerate(specs):
         hop = parse_hop(spec, at)

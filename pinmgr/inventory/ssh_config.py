@@ -27,6 +27,7 @@ __all__ = [
     "load_with_problems",
     "read",
     "resolve",
+    "why",
 ]
 
 DEFAULT_CONFIG = openssh.USER_CONFIG
@@ -116,6 +117,13 @@ def concrete_hosts(config: SshConfig) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def why(problem: InventoryError, where: Location | None) -> str:
+    """A host problem's message, with its config line when that is not ``where``."""
+    if problem.location is None or problem.location == where:
+        return problem.message
+    return f"{problem.message} ({problem.location})"
+
+
 def load_with_problems(
     config_path: str | Path,
     env: str,
@@ -142,7 +150,7 @@ def load_with_problems(
             hosts.append(resolve(Host(name=name, env=env, roles=roles, source=where), cfg))
         except HostProblem as exc:
             problems.append(
-                HostProblem(f"host {name!r} left out: {exc.location}: {exc.message}", where)
+                HostProblem(f"host {name!r} left out: {why(exc, where)}", where, host=name)
             )
     return tuple(hosts), tuple(problems)
 

@@ -157,11 +157,14 @@ def test_route_resolves_every_jump_host_like_ssh_J(home: Path) -> None:
     assert host.route.config == str(config)
 
 
-def test_jump_loop_is_a_host_problem(home: Path) -> None:
+def test_jump_loops_are_host_problems(home: Path) -> None:
     config = home / ".ssh" / "config"
-    config.write_text("Host a\n  ProxyJump b\nHost b\n  ProxyJump a\n")
+    config.write_text("Host a\n  ProxyJump b\nHost b\n  ProxyJump a\nHost *\n  ProxyJump gw\n")
     with pytest.raises(ssh_config.HostProblem, match="longer than"):
         ssh_config.resolve(Host("a", "e", ("app",)), config)
+    # A host whose jump host is itself: OpenSSH stops with these words.
+    with pytest.raises(ssh_config.HostProblem, match="jumphost loop via gw"):
+        ssh_config.resolve(Host("other", "e", ("app",)), config)
 
 
 def test_a_host_the_config_cannot_place_is_left_out_and_reported(home: Path) -> None:
@@ -173,7 +176,7 @@ def test_a_host_the_config_cannot_place_is_left_out_and_reported(home: Path) -> 
     assert [h.name for h in hosts] == ["good"]
     assert len(problems) == 1
     assert problems[0].location == where
-    assert f"host 'bad' left out: {config}:4:3: unknown token %n" in problems[0].message
+    assert f"host 'bad' left out: unknown token %n in 'x-%n' ({config}:4:3)" == problems[0].message
 
 
 def test_match_blocks_do_not_crash_the_source(home: Path) -> None:
