@@ -22,6 +22,8 @@ them (and ``$HOME`` for ``Include``): the two agree unless ``$HOME`` was changed
 
 from __future__ import annotations
 
+import bisect
+import functools
 import getpass
 import glob
 import hashlib
@@ -199,12 +201,33 @@ class Directive:
     where: Location
     criteria: tuple[Criterion, ...] = ()
     included: tuple[ConfigFile, ...] = ()
+    # A Host line of plain names (no * ? !): matched by set membership, no pattern at all.
+    names: frozenset[str] | None = None
+
+
+_CONTROL = frozenset({"host", "match", "include"})
 
 
 @dataclass(frozen=True)
 class ConfigFile:
     path: str
     directives: tuple[Directive, ...]
+    # For each directive, the index of the next Host/Match/Include at or after it: an
+    # inactive block's settings are skipped in one step (a 1,000-host config has 3,000 lines).
+    next_control: tuple[int, ...] = ()
+    # Control lines every lookup must visit (Match, Include, Host with patterns), and the
+    # plain-name Host lines by name: a lookup jumps between the ones that concern it.
+    always: tuple[int, ...] = ()
+    by_name: Mapping[str, tuple[int, ...]] = field(default_factory=dict, compare=False)
+
+    def next_visit(self, after: int, host: str) -> int:
+        """The first control line after ``after`` that ``host`` must visit (or the end)."""
+        best = len(self.directives)
+        for indices in (self.always, self.by_name.get(host, ())):
+            at = bisect.bisect_right(indices, after)
+            if at < len(indices):
+                best = min(best, indices[at])
+        return best
 
 
 @dataclass(frozen=True)
@@ -359,8 +382,31 @@ def _parse_lines(text: str, path: str, ctx: Context, user: bool, depth: int) -> 
             _check_value(keyword, args, where)
         if keyword == "proxycommand":
             args = [rest]  # the rest of the line, as written
-        directives.append(Directive(keyword, tuple(args), where, criteria, included))
-    return ConfigFile(path, tuple(directives))
+        names = None
+        if keyword == "host" and not any(set(a) & set("*?!") for a in args):
+            names = frozenset(args)
+        directives.append(Directive(keyword, tuple(args), where, criteria, included, names))
+    nxt = [len(directives)] * len(directives)
+    following = len(directives)
+    for index in range(len(directives) - 1, -1, -1):
+        if directives[index].keyword in _CONTROL:
+            following = index
+        nxt[index] = following
+    always: list[int] = []
+    by_name: dict[str, list[int]] = {}
+    for index, d in enumerate(directives):
+        if d.names is not None:
+            for name in d.names:
+                by_name.setdefault(name, []).append(index)
+        elif d.keyword in _CONTROL:
+            always.append(index)
+    return ConfigFile(
+        path,
+        tuple(directives),
+        tuple(nxt),
+        tuple(always),
+        {name: tuple(indices) for name, indices in by_name.items()},
+    )
 
 
 def _parse_file(
@@ -403,6 +449,7 @@ def config_from_text(text: str, label: str, ctx: Context | None = None) -> SshCo
 # --- matching (match.c) ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def _glob_re(pattern: str) -> re.Pattern[str]:
     return re.compile(
         "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.S
@@ -411,6 +458,8 @@ def _glob_re(pattern: str) -> re.Pattern[str]:
 
 def match_pattern(text: str, pattern: str) -> bool:
     """``*`` and ``?`` only (``[`` is literal), case-sensitive, whole string."""
+    if "*" not in pattern and "?" not in pattern:
+        return text == pattern  # most Host names: no regex at all
     return _glob_re(pattern).fullmatch(text) is not None
 
 
@@ -480,22 +529,35 @@ class _Lookup:
             self._read(f, host, final, never=False)
 
     def _read(self, cfg: ConfigFile, host: str, final: bool, never: bool) -> bool:
+        """readconf.c's read_config_file, jumping over blocks that cannot concern ``host``."""
         active = not never
-        for d in cfg.directives:
-            kw = d.keyword
-            if kw == "host":
+        directives, nxt = cfg.directives, cfg.next_control
+        n = len(directives)
+        pos = 0
+        while pos < n:
+            ctrl = nxt[pos]
+            if active:
+                for d in directives[pos:ctrl]:
+                    self._set(d.keyword, d.args)
+                    self.opts.where.setdefault(d.keyword, d.where)
+            if ctrl >= n:
+                break
+            d = directives[ctrl]
+            if d.names is not None and (never or host not in d.names):
+                active = False  # a Host line of other names: nothing until the next visit
+                pos = cfg.next_visit(ctrl, host)
+                continue
+            if d.keyword == "host":
                 active = False if never else self._host_matches(host, d.args)
-            elif kw == "match":
+            elif d.keyword == "match":
                 result = self._match(d, host, final)
                 active = False if never else result
-            elif kw == "include":
+            else:  # include
                 outer = active
                 for inc in d.included:
                     self._read(inc, host, final, never=not outer)
                 active = outer
-            elif active:
-                self._set(kw, d.args)
-                self.opts.where.setdefault(kw, d.where)
+            pos = ctrl + 1
         return active
 
     @staticmethod
@@ -825,6 +887,23 @@ def route(
     from the config (the ``ssh`` OpenSSH starts for it reads the same config), later hops
     do not (they get ``-J`` with the hops before them).
     """
+    return route_and_lookup(
+        config, alias, user=user, port=port, identity=identity, jump=jump, ctx=ctx, where=where
+    )[0]
+
+
+def route_and_lookup(
+    config: SshConfig,
+    alias: str,
+    *,
+    user: str | None = None,
+    port: int | None = None,
+    identity: Sequence[str] = (),
+    jump: str | None = None,
+    ctx: Context | None = None,
+    where: Location | None = None,
+) -> tuple[SshRoute, Resolved]:
+    """``route`` and the target's ``lookup`` together (one pass over the config, not two)."""
     ctx = ctx or default_context()
     at = where or Location(config.path or alias, 1)
     return _route(config, alias, user, port, identity, jump, ctx, at, 0)
@@ -840,7 +919,7 @@ def _route(
     ctx: Context,
     at: Location,
     depth: int,
-) -> SshRoute:
+) -> tuple[SshRoute, Resolved]:
     if depth > _MAX_JUMP_DEPTH:
         raise HostProblem(
             f"ProxyJump chain of {alias!r} is longer than {_MAX_JUMP_DEPTH} hops (a loop?)", at
@@ -850,7 +929,7 @@ def _route(
     )
     target = endpoint(found, ctx, at)
     if not found.proxy_jump:
-        return SshRoute(target, (), config.path)
+        return SshRoute(target, (), config.path), found
     specs = found.proxy_jump.split(",")
     last = parse_hop(specs[-1], at)
     if (last.host, last.port or 22, last.user or found.user) == (
@@ -863,7 +942,7 @@ def _route(
     for index, spec in enumerate(specs):
         hop = parse_hop(spec, at)
         if index == 0:
-            first = _route(config, hop.host, hop.user, hop.port, (), None, ctx, at, depth + 1)
+            first, _ = _route(config, hop.host, hop.user, hop.port, (), None, ctx, at, depth + 1)
             hops.extend((*first.jumps, first.target))
         else:
             earlier = ",".join(specs[:index])
@@ -871,4 +950,4 @@ def _route(
                 config, hop.host, user=hop.user, port=hop.port, jump=earlier, ctx=ctx, where=at
             )
             hops.append(endpoint(found_hop, ctx, at))
-    return SshRoute(target, tuple(hops), config.path)
+    return SshRoute(target, tuple(hops), config.path), found

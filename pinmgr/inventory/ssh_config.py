@@ -8,6 +8,7 @@ differential test); this module turns its result into ``model.Host`` values.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -55,6 +56,18 @@ def _config(config: str | Path | SshConfig | None) -> SshConfig:
     return openssh.read_config(config)
 
 
+_contexts: dict[tuple[str, str], openssh.Context] = {}
+
+
+def _context() -> openssh.Context:
+    """The resolving context, built once per $HOME and Match-exec setting (pwd, hostname)."""
+    key = (os.environ.get("HOME", ""), os.environ.get(openssh.MATCH_EXEC_ENV, ""))
+    ctx = _contexts.get(key)
+    if ctx is None:
+        ctx = _contexts[key] = openssh.default_context()
+    return ctx
+
+
 def resolve(host: Host, config: str | Path | SshConfig | None) -> Host:
     """``host`` with address, user, port, first key, proxy jump and ``route`` from the config.
 
@@ -68,17 +81,15 @@ def resolve(host: Host, config: str | Path | SshConfig | None) -> Host:
     cfg = _config(config)
     alias = host.address or host.name
     where = host.source or Location(cfg.path or alias, 1)
-    route = openssh.route(
+    route, found = openssh.route_and_lookup(
         cfg,
         alias,
         user=host.user,
         port=host.port,
         identity=(host.key_file,) if host.key_file else (),
         jump=host.proxy_jump,
+        ctx=_context(),
         where=where,
-    )
-    found = openssh.lookup(
-        cfg, alias, user=host.user, port=host.port, jump=host.proxy_jump, where=where
     )
     target = route.target
     return replace(
