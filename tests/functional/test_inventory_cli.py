@@ -126,3 +126,23 @@ def test_strict_host_key_checking_no_is_a_warning_not_obeyed(project: tuple[Path
     assert warning.endswith(
         "host 'lax': ssh_config sets StrictHostKeyChecking no; pinmgr checks host keys anyway"
     )
+
+
+def test_check_warns_once_about_a_host_left_out_and_checks_the_others(
+    project: tuple[Path, Path],
+) -> None:
+    directory, home = project
+    config = directory / "ssh_config"
+    config.write_text("Host bad\n  HostName x-%n\n")
+    inv = _inventory(
+        directory, config,
+        '[environments.local.hosts.here]\nroles = ["app"]\ntransport = "local"\n',
+    )  # fmt: skip
+    result = pinmgr(
+        home, "check", "-l", "pinmgr.toml", "-i", str(inv), "-f", "json", "-q",
+        "--fail-on", "never", cwd=directory,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("pinmgr: warning:")]
+    assert len(warnings) == 1 and "host 'bad' left out: unknown token %n" in warnings[0]
+    assert {f["host"] for f in json.loads(result.stdout)["findings"]} == {"here"}

@@ -126,3 +126,24 @@ def test_key_paths_equal_what_ssh_loads(corpus_home: Path, config: Path, alias: 
     where = Location(str(config), 1)
     assert [openssh.expand_path(p, got, ctx, where) for p in got.identity_files] == ids
     assert [openssh.expand_path(p, got, ctx, where) for p in got.certificate_files] == certs
+
+
+def test_match_exec_runs_only_when_allowed_and_then_agrees_with_ssh(
+    corpus_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Match exec`` runs a local command: never unless asked, then with ssh's tokens."""
+    config = corpus_home / "exec.conf"
+    marker = corpus_home / "ran"
+    config.write_text(
+        f'Match exec "touch {marker}; test %h = exec-yes -a %p = 22"\n  User via-exec\n'
+        "Host *\n  User plain\n"
+    )
+    with pytest.raises(openssh.HostProblem, match="Match exec not run") as caught:
+        openssh.lookup(openssh.read_config(config), "exec-yes")
+    assert caught.value.location == Location(str(config), 1, 1)
+    assert not marker.exists()
+    monkeypatch.setenv(openssh.MATCH_EXEC_ENV, "1")
+    for alias in ("exec-yes", "exec-no"):
+        got = openssh.lookup(openssh.read_config(config), alias)
+        assert got.user == ssh_g(corpus_home, config, alias)["user"][0]
+    assert marker.exists()
