@@ -212,7 +212,15 @@ class OpensshTransport:
     def _common(self) -> list[str]:
         """Options every ssh of the chain gets: strict keys, batch mode, our known_hosts."""
         opts = self.options
-        known = [_expand(p) for p in (opts.project_known_hosts, opts.known_hosts) if p]
+        # The project file first (accepted keys go there), then ours, then the files the
+        # host's ssh_config names (UserKnownHostsFile): the command line would hide those.
+        route = self.host.route
+        config_files = route.target.known_hosts_files if route else ()
+        known = list(
+            dict.fromkeys(
+                _expand(p) for p in (opts.project_known_hosts, opts.known_hosts, *config_files) if p
+            )
+        )
         argv = [
             "-o", "BatchMode=yes",
             "-o", f"ConnectTimeout={max(1, math.ceil(opts.connect_timeout))}",
@@ -231,7 +239,6 @@ class OpensshTransport:
         ]
         if not opts.allow_agent:
             argv += ["-o", "IdentityAgent=none"]
-        route = self.host.route
         config = route.config if route and route.config else _config_file(opts.ssh_config)
         if config:
             argv += ["-F", config]

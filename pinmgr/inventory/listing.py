@@ -50,6 +50,9 @@ def host_row(host: Host) -> dict[str, Any]:
         default_keys=not target.identity_files,
         certificates=list(target.certificate_files),
         identities_only=target.identities_only,
+        known_hosts=list(target.known_hosts_files),
+        connect_timeout=target.connect_timeout,
+        strict_host_key_checking=target.strict_host_key_checking,
         jumps=[
             {"alias": h.alias, "to": _hop(h), "keys": list(h.identity_files)} for h in route.jumps
         ],
