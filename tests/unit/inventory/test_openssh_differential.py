@@ -2,8 +2,9 @@
 
 For every config in ``tests/data/ssh_config/`` and every alias in it (each concrete ``Host``
 name plus the names its ``# names:`` line lists, which match only wildcards or Match blocks),
-``inventory.openssh`` must give what ``ssh -G -F FILE ALIAS`` prints. ``ssh -G`` does not
-connect. IdentityFile / CertificateFile are printed unexpanded by ``ssh -G``; their expansion
+``inventory.openssh`` must give what ``ssh -G -F FILE ALIAS`` prints (and, for a host's own
+user / port / proxy_jump, what ``ssh -G -l -p -J`` prints). ``ssh -G`` does not connect.
+IdentityFile / CertificateFile are printed unexpanded by ``ssh -G``; their expansion
 (``~``, ``%h %r %p %n %d %u %%``) is compared with the paths ``ssh -v`` says it loads, through
 ``ProxyCommand=true`` (ssh loads its identities before the handshake fails; no network).
 
@@ -68,13 +69,7 @@ def _home(text: str, home: Path) -> str:
 
 
 def ssh_g(home: Path, config: Path, alias: str) -> dict[str, list[str]]:
-    done = _ssh(home, "-G", "-F", str(config), alias)
-    assert done.returncode == 0, done.stderr
-    found: dict[str, list[str]] = {}
-    for line in done.stdout.splitlines():
-        key, _, value = line.partition(" ")
-        found.setdefault(key, []).append(value)
-    return found
+    return ssh_g_with(home, config, alias)
 
 
 def ssh_loaded_files(home: Path, config: Path, alias: str) -> tuple[list[str], list[str]]:
@@ -147,3 +142,28 @@ def test_match_exec_runs_only_when_allowed_and_then_agrees_with_ssh(
         got = openssh.lookup(openssh.read_config(config), alias)
         assert got.user == ssh_g(corpus_home, config, alias)["user"][0]
     assert marker.exists()
+
+
+@pytest.mark.parametrize(("config", "alias"), CASES, ids=[f"{f.stem}:{n}" for f, n in CASES])
+def test_inventory_values_act_as_ssh_l_p_J(corpus_home: Path, config: Path, alias: str) -> None:
+    """A host's own user / port / proxy_jump are ``ssh -l`` / ``-p`` / ``-J``: they win, and
+    ``Match user`` and ``%r``/``%p`` see them."""
+    want = ssh_g_with(corpus_home, config, alias, "-l", "root", "-p", "2345", "-J", "j@hop:2")
+    got = openssh.lookup(openssh.read_config(config), alias, user="root", port=2345, jump="j@hop:2")
+    assert (got.user, got.port, got.hostname) == (
+        want["user"][0],
+        int(want["port"][0]),
+        want["hostname"][0],
+    )
+    assert list(got.identity_files) == want["identityfile"]
+    assert _hops(got.proxy_jump) == _hops(want["proxyjump"][0])
+
+
+def ssh_g_with(home: Path, config: Path, alias: str, *options: str) -> dict[str, list[str]]:
+    done = _ssh(home, "-G", *options, "-F", str(config), alias)
+    assert done.returncode == 0, done.stderr
+    found: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        found.setdefault(key, []).append(value)
+    return found
