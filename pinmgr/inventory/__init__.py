@@ -126,6 +126,7 @@ def load_inventory(
     skipped: list[InventoryError] = []
     # (host, resolve through the user's OpenSSH config?)
     found: list[tuple[Host, bool]] = [(h, True) for e in parsed.environments for h in e.hosts]
+    quiet: set[int] = set()  # hosts whose ignored ssh_config settings need no warning
     for spec in parsed.sources:
         try:
             hosts = _source_hosts(spec, default_roles, skipped)
@@ -134,6 +135,9 @@ def load_inventory(
             continue
         resolvable = spec.type is SourceType.ANSIBLE
         found.extend((h, resolvable) for h in hosts)
+        if spec.type is SourceType.VAGRANT:
+            # Vagrant always prints StrictHostKeyChecking no; ignoring it is documented there.
+            quiet.update(id(h) for h in hosts)
 
     config = None
     if any(resolvable and h.transport is not TransportKind.LOCAL for h, resolvable in found):
@@ -162,7 +166,8 @@ def load_inventory(
             except InventoryError as exc:
                 problems.extend(exc.problems)
                 continue
-        warnings.extend(_unsafe_settings(host))
+        if id(written) not in quiet:
+            warnings.extend(_unsafe_settings(host))
         in_env = by_env.setdefault(host.env, {})
         first = in_env.get(host.name)
         if first is not None:
