@@ -582,6 +582,8 @@ class _Lookup:
         elif kw == "userknownhostsfile":
             if o.known_hosts is None:
                 o.known_hosts = list(args)
+        elif kw == "canonicaldomains":
+            o.values.setdefault(kw, " ".join(args))
         elif kw == "proxycommand":
             if o.proxy_command is None and "proxyjump" not in o.values:
                 o.proxy_command = args[0]
@@ -794,6 +796,7 @@ def lookup(
         host = run._expand_hostname(opts.values["hostname"], alias, opts.where.get("hostname", at))
     host = host.lower()
     canon = opts.values.get("canonicalizehostname", "no").lower()
+    _refuse_dns_canonicalisation(opts, host, canon, at)
     if opts.want_final or canon in ("yes", "always"):
         opts.values["hostname"] = host
         run.run(host, final=True)
@@ -830,6 +833,19 @@ def lookup(
         user_configured="user" in opts.values,
         port_configured="port" in opts.values,
     )
+
+
+def _refuse_dns_canonicalisation(opts: _Options, host: str, canon: str, at: Location) -> None:
+    """Where ssh would look names up in DNS (CanonicalDomains), pinmgr cannot agree: say so."""
+    domains = opts.values.get("canonicaldomains", "none").lower()
+    proxied = "proxyjump" in opts.values or opts.proxy_command not in (None, "none")
+    wanted = canon == "always" or (canon == "yes" and not proxied)
+    if wanted and domains != "none" and host.count(".") <= 1 and not host.endswith("."):
+        raise HostProblem(
+            "CanonicalizeHostname with CanonicalDomains needs DNS lookups; "
+            "pinmgr does not canonicalise host names",
+            opts.where.get("canonicalizehostname", at),
+        )
 
 
 def expand_path(path: str, resolved: Resolved, ctx: Context, where: Location) -> str:

@@ -185,3 +185,17 @@ def test_match_blocks_do_not_crash_the_source(home: Path) -> None:
     config.write_text("Host a\n  HostName b\nMatch user x\n  Port 2\n")
     (host,) = ssh_config.load(config, "e", {"*": "app"})
     assert (host.name, host.address) == ("a", "b")
+
+
+def test_dns_canonicalisation_is_a_host_problem_not_a_guess(home: Path) -> None:
+    """ssh would try web.example.com in DNS: pinmgr cannot agree without it, so it says so;
+    a name with more dots than CanonicalizeMaxDots (1) is not canonicalised by ssh either."""
+    config = home / ".ssh" / "config"
+    config.write_text(
+        "CanonicalDomains example.com\nHost web\n  CanonicalizeHostname yes\n"
+        "Host a.b.c\n  CanonicalizeHostname yes\n"
+    )
+    with pytest.raises(ssh_config.HostProblem, match="does not canonicalise") as caught:
+        ssh_config.resolve(Host("web", "e", ("app",)), config)
+    assert caught.value.location == Location(str(config), 3, 3)
+    assert ssh_config.resolve(Host("a.b.c", "e", ("app",)), config).address == "a.b.c"
