@@ -147,8 +147,11 @@ def test_non_positive_limits_are_usage_errors_on_every_command(
     commands = commands_with(option)
     assert len(commands) >= 5, commands  # check, diff, outdated, accept, emit ansible-playbook
     for command in commands:
-        # diff compares two environments and reads no lockfile
-        args = ["production", "staging"] if command == ["diff"] else ["-l", str(lock)]
+        # diff compares two environments and collect writes a snapshot: neither reads a lockfile
+        args = {
+            ("diff",): ["production", "staging"],
+            ("collect",): ["-o", str(lock.parent / "snapshot.json")],
+        }.get(tuple(command), ["-l", str(lock)])
         result = pinmgr(*command, *args, "-i", str(inventory), option, value)
         assert result.returncode == 2, (command, result.stderr)
         assert option in result.stderr, (command, result.stderr)
