@@ -88,6 +88,9 @@ class CheckOptions:
     # host without being told.
     on_inventory_problem: Callable[[SourceProblem], None] | None = None
     strict: bool = True
+    # A host loaded with a caveat (ssh_config's StrictHostKeyChecking no, never obeyed) is
+    # passed here; it stays a warning with ``strict`` (nothing was left out).
+    on_inventory_warning: Callable[[HostWarning], None] | None = None
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
@@ -122,25 +125,53 @@ def read_inventory_with_problems(
     )
 
 
+def _left_out_error(problems: Sequence[SourceProblem]) -> InventoryError:
+    """``--strict``: every host left out as one error (each in ``.problems``)."""
+    n = len(problems)
+    return InventoryError(
+        f"{n} inventory host{'s' if n != 1 else ''} left out (an error with --strict)",
+        None,
+        problems_error(problems).problems,
+    )
+
+
+def _tell(loaded: LoadedInventory, options: CheckOptions) -> None:
+    """Pass each host left out, and each caveat, to the option callbacks (the CLI's stderr)."""
+    if options.on_inventory_problem is not None:
+        for problem in loaded.problems:
+            options.on_inventory_problem(problem)
+    if options.on_inventory_warning is not None:
+        for warning in loaded.warnings:
+            options.on_inventory_warning(warning)
+
+
 def read_inventory(path: str | Path | None, options: CheckOptions = CheckOptions()) -> Inventory:
-    """The inventory; each host left out goes to ``options.on_inventory_problem``.
+    """The inventory; each host left out goes to ``options.on_inventory_problem``, each
+    caveat (``StrictHostKeyChecking no`` ignored) to ``options.on_inventory_warning``.
 
     With ``options.strict`` any host left out raises ``InventoryError`` (every one in
-    ``.problems``) after all were passed on, so the caller has shown each of them.
+    ``.problems``) after all were passed on, so the caller has shown each of them. Caveats
+    never raise: the host is there and is checked safely.
     """
     loaded = read_inventory_with_problems(path, options)
-    for problem in loaded.problems:
-        if options.on_inventory_problem is not None:
-            options.on_inventory_problem(problem)
+    _tell(loaded, options)
     if options.strict and loaded.problems:
-        n = len(loaded.problems)
-        each = problems_error(loaded.problems).problems
-        raise InventoryError(
-            f"{n} inventory host{'s' if n != 1 else ''} left out (an error with --strict)",
-            None,
-            each,
-        )
+        raise _left_out_error(loaded.problems)
     return loaded.inventory
+
+
+def inventory(
+    inventory_path: str | Path | None, options: CheckOptions = CheckOptions()
+) -> LoadedInventory:
+    """The inventory as ``check`` will use it (sources merged, ssh_config resolved, ``envs``
+    and ``roles`` selected), with the hosts left out and the caveats, without connecting to
+    anything: ``pinmgr inventory``. Both lists are also passed to the option callbacks, as
+    ``read_inventory`` does; with ``options.strict`` a host left out raises."""
+    loaded = read_inventory_with_problems(inventory_path, options)
+    _tell(loaded, options)
+    if options.strict and loaded.problems:
+        raise _left_out_error(loaded.problems)
+    return replace(loaded, inventory=select(loaded.inventory, options.envs, options.roles))
 
 
 def validate(
@@ -151,7 +182,7 @@ def validate(
     """Every problem in the lockfile and inventory, not just the first.
 
     Hosts an inventory source left out go to ``options.on_inventory_problem`` (warnings),
-    or, with ``options.strict``, are problems too.
+    or, with ``options.strict``, are problems too; caveats go to ``on_inventory_warning``.
     """
     problems: list[PinmgrError] = []
     lock: Lockfile | None = None
@@ -168,9 +199,8 @@ def validate(
     else:
         if options.strict and loaded.problems:
             problems.extend(problems_error(loaded.problems).problems)
-        elif options.on_inventory_problem is not None:
-            for problem in loaded.problems:
-                options.on_inventory_problem(problem)
+            loaded = replace(loaded, problems=())
+        _tell(loaded, options)
         if lock is not None:
             problems.extend(_unknown_roles(lock, loaded.inventory))
     return problems

@@ -152,6 +152,8 @@ class Host:
     # Python interpreters (or virtualenv dirs) whose pip packages are collected.
     pip: tuple[str, ...] = ()
     source: Location | None = None
+    # What OpenSSH's config makes of this host (inventory.openssh): every transport reads it.
+    route: SshRoute | None = None
 
     @property
     def role(self) -> str:
@@ -361,3 +363,38 @@ class SavedResult:
     result: HostSnapshot | HostFailure
     collected_at: dt.datetime
     source: str
+
+
+@dataclass(frozen=True)
+class SshEndpoint:
+    """One hop as OpenSSH would reach it, resolved from ssh_config by ``inventory.openssh``.
+
+    Paths are expanded (``~``, ``%h``...). ``identity_files`` empty: OpenSSH's default keys.
+    ``known_hosts_files`` is UserKnownHostsFile; ``strict_host_key_checking`` is reported,
+    never obeyed when it would turn checking off.
+    """
+
+    alias: str
+    address: str
+    port: int
+    user: str
+    identity_files: tuple[str, ...] = ()
+    certificate_files: tuple[str, ...] = ()
+    identities_only: bool = False
+    known_hosts_files: tuple[str, ...] = ()
+    connect_timeout: float | None = None
+    strict_host_key_checking: str = "ask"
+    proxy_command: str | None = None
+
+
+@dataclass(frozen=True)
+class SshRoute:
+    """How to reach an SSH host: jump hosts in connection order, then the target.
+
+    ``config`` is the file it was resolved from (what ``ssh -F`` should read), None for the
+    user's default config.
+    """
+
+    target: SshEndpoint
+    jumps: tuple[SshEndpoint, ...] = ()
+    config: str | None = None

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from pinmgr.api import CheckOptions
-    from pinmgr.model import SourceProblem
+    from pinmgr.model import HostWarning, SourceProblem
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 clean; 1 drift found; 2 usage or configuration error; "
@@ -260,6 +260,13 @@ def inventory_problem_printer(*, strict: bool) -> Callable[[SourceProblem], None
     return show
 
 
+def inventory_warning(warning: HostWarning) -> None:
+    """One stderr line per host loaded with a caveat (a warning even with --strict)."""
+    from pinmgr.collectors.parsers import escape_text
+
+    sys.stderr.write(f"pinmgr: warning: {escape_text(warning.message, 1000)}\n")
+
+
 def _collect_options(
     *,
     env: list[str] | None,
@@ -301,6 +308,7 @@ def _collect_options(
         transport=kind,
         strict=strict,
         on_inventory_problem=inventory_problem_printer(strict=strict),
+        on_inventory_warning=inventory_warning,
     )
 
 
@@ -475,7 +483,9 @@ def validate(
     from pinmgr import api
 
     options = api.CheckOptions(
-        strict=strict, on_inventory_problem=inventory_problem_printer(strict=False)
+        strict=strict,
+        on_inventory_problem=inventory_problem_printer(strict=False),
+        on_inventory_warning=inventory_warning,
     )
     problems = api.validate(lockfile, inventory, options)
     for problem in problems:

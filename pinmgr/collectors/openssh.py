@@ -207,19 +207,34 @@ class OpensshTransport:
         proxy = self._proxy_command()
         if proxy:
             argv += ["-o", f"ProxyCommand={proxy}"]
+        route = self.host.route
+        if route is not None:
+            # The alias, so ssh applies the config's Host blocks for it (certificates,
+            # IdentitiesOnly...); HostName as resolved, so a config given as text (vagrant)
+            # still reaches its machine. Both agree with ssh's own reading of the file.
+            argv += ["-o", f"HostName={_escape_percent(route.target.address)}"]
         if self.host.port:
             argv += ["-p", str(self.host.port)]
         if self.host.user:
             argv += ["-l", self.host.user]
         for key in self._keys():
             argv += ["-i", key]
-        argv += ["--", self.host.address or self.host.name, REMOTE_COMMAND]
+        destination = route.target.alias if route else self.host.address or self.host.name
+        argv += ["--", destination, REMOTE_COMMAND]
         return argv
 
     def _common(self) -> list[str]:
         """Options every ssh of the chain gets: strict keys, batch mode, our known_hosts."""
         opts = self.options
-        known = [_expand(p) for p in (opts.project_known_hosts, opts.known_hosts) if p]
+        # The project file first (accepted keys go there), then ours, then the files the
+        # host's ssh_config names (UserKnownHostsFile): the command line would hide those.
+        route = self.host.route
+        config_files = route.target.known_hosts_files if route else ()
+        known = list(
+            dict.fromkeys(
+                _expand(p) for p in (opts.project_known_hosts, opts.known_hosts, *config_files) if p
+            )
+        )
         argv = [
             "-o", "BatchMode=yes",
             "-o", f"ConnectTimeout={max(1, math.ceil(opts.connect_timeout))}",
@@ -238,7 +253,7 @@ class OpensshTransport:
         ]
         if not opts.allow_agent:
             argv += ["-o", "IdentityAgent=none"]
-        config = _config_file(opts.ssh_config)
+        config = route.config if route and route.config else _config_file(opts.ssh_config)
         if config:
             argv += ["-F", config]
         return argv

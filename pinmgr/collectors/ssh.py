@@ -34,7 +34,7 @@ from pathlib import Path
 from pinmgr.collectors import hostkeys, keyfiles
 from pinmgr.collectors.base import CommandResult
 from pinmgr.collectors.errors import CollectFailed
-from pinmgr.model import FailureKind, Host
+from pinmgr.model import FailureKind, Host, SshEndpoint
 from pinmgr.sshlib import (
     AuthenticationException,
     BadAuthenticationType,
@@ -121,26 +121,10 @@ class Endpoint:
         return f"{self.name} ({self.address}:{self.port})"
 
 
-# --- ssh_config and ProxyJump ---------------------------------------------------------------
-
-_configs: dict[str, paramiko.SSHConfig] = {}
-_configs_lock = threading.Lock()
-
-
-def _ssh_config(path: str | None) -> paramiko.SSHConfig | None:
-    if not path:
-        return None
-    with _configs_lock:
-        config = _configs.get(path)
-        if config is None:
-            config = paramiko.SSHConfig.from_path(str(Path(path).expanduser()))
-            _configs[path] = config
-        return config
-
-
-def _config_for(options: SshOptions, name: str) -> dict[str, object]:
-    config = _ssh_config(options.ssh_config)
-    return dict(config.lookup(name)) if config is not None else {}
+# --- where to connect: the inventory's resolved route -----------------------------------------
+# What ssh_config makes of a host is resolved once, by inventory.openssh, into ``Host.route``
+# (plain model values); this transport only reads it. A host built without a route (tests, a
+# library caller) is taken as written, with OpenSSH's defaults for what it leaves empty.
 
 
 def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
@@ -165,8 +149,17 @@ def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
     return user, host, port
 
 
-def _endpoint(
-    options: SshOptions,
+def _from_route(hop: SshEndpoint, name: str) -> Endpoint:
+    return Endpoint(
+        name=name,
+        address=hop.address,
+        port=hop.port,
+        user=hop.user,
+        key_files=hop.identity_files,
+    )
+
+
+def _as_written(
     name: str,
     *,
     address: str | None = None,
@@ -174,50 +167,45 @@ def _endpoint(
     port: int | None = None,
     key_file: str | None = None,
 ) -> Endpoint:
-    """Fill what the inventory left empty from ssh_config, then from OpenSSH's defaults."""
-    conf = _config_for(options, name)
-    conf_files = conf.get("identityfile")
-    keys = [key_file] if key_file else []
-    if isinstance(conf_files, list):
-        keys.extend(str(f) for f in conf_files)
-    conf_port = conf.get("port")
+    """A hop with no route: what the inventory wrote, then OpenSSH's defaults."""
     return Endpoint(
         name=name,
-        address=address or str(conf.get("hostname") or name),
-        port=port or (int(str(conf_port)) if conf_port else 22),
-        user=user or str(conf.get("user") or getpass.getuser()),
-        key_files=tuple(keys),
+        address=address or name,
+        port=port or 22,
+        user=user or getpass.getuser(),
+        key_files=(key_file,) if key_file else (),
     )
 
 
 def resolve(host: Host, options: SshOptions) -> tuple[Endpoint, ...]:
     """The hops to connect through, jump hosts first and the target last."""
-    target = _endpoint(
-        options,
-        host.name,
-        address=host.address,
-        user=host.user,
-        port=host.port,
-        key_file=host.key_file,
-    )
-    jump = host.proxy_jump
-    if jump is None:
-        conf_jump = _config_for(options, host.name).get("proxyjump")
-        jump = str(conf_jump) if conf_jump else None
-    hops: list[Endpoint] = []
-    if jump and jump.strip().lower() != "none":
-        for spec in jump.split(","):
-            try:
-                user, name, port = parse_jump(spec)
-            except ValueError as exc:
-                raise CollectFailed(FailureKind.COLLECT_ERROR, f"{target.label}: {exc}") from exc
-            hop = _endpoint(options, name, user=user, port=port)
-            if not hop.key_files:
-                # A hop written as "user@addr:port" has nowhere to name a key; the usual
-                # bastion setup is one key for the fleet, so offer the target's (before
-                # the agent and default identities, which _candidate_keys still tries).
-                hop = replace(hop, key_files=target.key_files)
-            hops.append(hop)
+    del options  # the route holds everything ssh_config said
+    if host.route is not None:
+        target = _from_route(host.route.target, host.name)
+        hops = [_from_route(h, h.alias) for h in host.route.jumps]
+    else:
+        target = _as_written(
+            host.name,
+            address=host.address,
+            user=host.user,
+            port=host.port,
+            key_file=host.key_file,
+        )
+        hops = []
+        jump = host.proxy_jump
+        if jump and jump.strip().lower() != "none":
+            for spec in jump.split(","):
+                try:
+                    user, name, port = parse_jump(spec)
+                except ValueError as exc:
+                    raise CollectFailed(
+                        FailureKind.COLLECT_ERROR, f"{target.label}: {exc}"
+                    ) from exc
+                hops.append(_as_written(name, user=user, port=port))
+    # A hop written as "user@addr:port" has nowhere to name a key; the usual bastion setup
+    # is one key for the fleet, so offer the target's (before the agent and default
+    # identities, which _candidate_keys still tries).
+    hops = [h if h.key_files else replace(h, key_files=target.key_files) for h in hops]
     return (*hops, target)
 
 

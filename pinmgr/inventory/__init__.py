@@ -1,13 +1,16 @@
 """Which hosts form each environment, and their roles: one ``model.Inventory`` from all sources.
 
 The native TOML file is the root; its ``[[sources]]`` (Ansible, Vagrant, OpenSSH config) are run
-and merged in, and SSH aliases are resolved through the OpenSSH config, because pinmgr's SSH
-transport (paramiko) does not read it. Problems from every source are collected, not the first.
+and merged in, and SSH aliases are resolved through the OpenSSH config (``inventory.openssh``,
+``ssh -G``'s rules) into ``Host.route``, which every transport reads. Problems from every source
+are collected, not the first.
 
-Two kinds of problem: one that stops a source or the file (a missing binary, a parse error, a
+Three kinds of problem: one that stops a source or the file (a missing binary, a parse error, a
 host twice in one environment) raises ``InventoryError``; a host a source names but cannot place
-(no role group, a bad ``ansible_port``) is a ``SourceProblem``: that host is left out and the
-others load (``load_with_problems``). ``load_inventory`` is the strict form: any problem raises.
+(no role group, a bad ``ansible_port``, an ssh_config alias the resolver cannot place) is a
+``SourceProblem``: that host is left out and the others load (``load_with_problems``);
+``load_inventory`` is the strict form, where any of those raises. A host loaded with a caveat
+(ssh_config says ``StrictHostKeyChecking no``) is a ``HostWarning``: it stays a warning.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from pinmgr.errors import InventoryError, PinmgrError, UsageError
-from pinmgr.inventory import ansible, native, vagrant
+from pinmgr.inventory import ansible, native, openssh, vagrant
 from pinmgr.inventory import ssh_config as ssh_cfg
 from pinmgr.inventory.native import SourceSpec, SourceType
 from pinmgr.inventory.result import LoadedInventory, SourceResult, problems_error
 from pinmgr.model import (
     Environment,
     Host,
+    HostWarning,
     Inventory,
     Location,
     SourceProblem,
@@ -75,23 +79,43 @@ def _source_hosts(spec: SourceSpec, default_roles: Sequence[str]) -> SourceResul
                 raise InventoryError(
                     f"OpenSSH config {spec.target!r} does not exist", spec.location
                 )
-            hosts = ssh_cfg.load(
-                spec.target, spec.env or "", dict(spec.roles), source=spec.location
-            )
-            return SourceResult(hosts)
+            return ssh_cfg.load(spec.target, spec.env or "", dict(spec.roles), source=spec.location)
         case _:  # pragma: no cover - exhaustive over SourceType
             assert_never(spec.type)
 
 
 def _user_ssh_config(explicit: str | None, where: Location) -> Path | None:
-    """The OpenSSH config to resolve aliases with: the one given, else ~/.ssh/config if any."""
+    """The OpenSSH config to resolve aliases with: the one given, else None (OpenSSH's own
+    choice: ~/.ssh/config if any, then the system-wide one)."""
     if explicit is not None:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise InventoryError(f"OpenSSH config {explicit!r} does not exist", where)
         return path
-    default = Path(ssh_cfg.DEFAULT_CONFIG).expanduser()
-    return default if default.is_file() else None
+    return None
+
+
+def _warning(host: Host, message: str) -> HostWarning:
+    where = f"{host.source}: " if host.source else ""
+    return HostWarning(host.name, host.env, f"{where}host {host.name!r}: {message}")
+
+
+def _unsafe_settings(host: Host) -> list[HostWarning]:
+    """ssh_config settings pinmgr reads but never obeys: said once per host."""
+    if host.route is None:
+        return []
+    out = []
+    for hop in (*host.route.jumps, host.route.target):
+        if hop.strict_host_key_checking == "no":
+            via = "" if hop is host.route.target else f" (jump host {hop.alias!r})"
+            out.append(
+                _warning(
+                    host,
+                    f"ssh_config sets StrictHostKeyChecking no{via}; "
+                    "pinmgr checks host keys anyway",
+                )
+            )
+    return out
 
 
 def load_inventory(
@@ -129,6 +153,7 @@ def load_with_problems(
     left_out: list[SourceProblem] = []
     # (host, resolve through the user's OpenSSH config?)
     found: list[tuple[Host, bool]] = [(h, True) for e in parsed.environments for h in e.hosts]
+    quiet: set[int] = set()  # hosts whose ignored ssh_config settings need no warning
     for spec in parsed.sources:
         try:
             result = _source_hosts(spec, default_roles)
@@ -138,29 +163,30 @@ def load_with_problems(
         left_out.extend(result.problems)
         resolvable = spec.type is SourceType.ANSIBLE
         found.extend((h, resolvable) for h in result.hosts)
+        if spec.type is SourceType.VAGRANT:
+            # Vagrant always prints StrictHostKeyChecking no; ignoring it is documented there.
+            quiet.update(id(h) for h in result.hosts)
 
     config = None
-    if any(resolvable and h.transport is TransportKind.SSH for h, resolvable in found):
+    if any(resolvable and h.transport is not TransportKind.LOCAL for h, resolvable in found):
         try:
-            config_path = _user_ssh_config(ssh_config, where)
-            config = ssh_cfg.read(config_path) if config_path else None
+            config = openssh.read_config(_user_ssh_config(ssh_config, where))
         except InventoryError as exc:
             errors.extend(exc.problems)
 
     env_order = [e.name for e in parsed.environments]
     by_env: dict[str, dict[str, Host]] = {name: {} for name in env_order}
+    warnings: list[HostWarning] = []
     for written, resolvable in found:
         host = written
         if config is not None and resolvable:
             try:
                 host = ssh_cfg.resolve(written, config)
-            except InventoryError as exc:
-                left_out.append(
-                    SourceProblem(
-                        written.name, f"host {written.name!r}: {exc.message}", exc.location
-                    )
-                )
+            except InventoryError as exc:  # the config parsed: what fails is this host's
+                left_out.append(ssh_cfg.left_out(written.name, exc, written.source, "host"))
                 continue
+        if id(written) not in quiet:
+            warnings.extend(_unsafe_settings(host))
         in_env = by_env.setdefault(host.env, {})
         first = in_env.get(host.name)
         if first is not None:
@@ -180,7 +206,7 @@ def load_with_problems(
     inventory = Inventory(
         tuple(Environment(name, tuple(named.values())) for name, named in by_env.items())
     )
-    return LoadedInventory(inventory, tuple(left_out))
+    return LoadedInventory(inventory, tuple(left_out), tuple(warnings))
 
 
 def _known(what: str, unknown: str, known: Sequence[str]) -> UsageError:

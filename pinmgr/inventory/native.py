@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pinmgr.errors import InventoryError, PinmgrError
+from pinmgr.inventory import textfile
 from pinmgr.inventory._locate import Locations, locate
 from pinmgr.model import Environment, Host, Location, TransportKind, assert_never
 
@@ -354,10 +355,4 @@ def _parse_source(check: _Checker, index: int, raw: Any, base: Path) -> SourceSp
 def load(path: str | Path) -> NativeInventory:
     """Read and parse the inventory file at ``path``."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError(
-            f"cannot read inventory: {exc.strerror or exc}", Location(str(file), 1)
-        ) from exc
-    return parse(text, str(file), base_dir=file.resolve().parent)
+    return parse(textfile.read(file, "inventory"), str(file), base_dir=file.resolve().parent)

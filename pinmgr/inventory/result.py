@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pinmgr.errors import InventoryError
-from pinmgr.model import Host, Inventory, SourceProblem
+from pinmgr.model import Host, HostWarning, Inventory, SourceProblem
 
 __all__ = ["LoadedInventory", "SourceResult", "problems_error"]
 
@@ -26,10 +26,15 @@ class SourceResult:
 
 @dataclass(frozen=True)
 class LoadedInventory:
-    """The merged inventory of every source, and the hosts left out of it."""
+    """The merged inventory of every source, the hosts left out of it, and caveats.
+
+    ``warnings`` are hosts loaded with a caveat (ssh_config says ``StrictHostKeyChecking no``,
+    which pinmgr never obeys): nothing is missing, so ``--strict`` leaves them warnings.
+    """
 
     inventory: Inventory
     problems: tuple[SourceProblem, ...] = ()
+    warnings: tuple[HostWarning, ...] = ()
 
     def strict(self) -> Inventory:
         """The inventory, or an ``InventoryError`` listing every left-out host (``--strict``)."""

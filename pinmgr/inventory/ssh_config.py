@@ -1,150 +1,106 @@
-"""OpenSSH client config as an inventory source and as a resolver for SSH aliases.
+"""OpenSSH client config as an inventory source, and SSH aliases resolved through it.
 
-pinmgr connects with paramiko, which does not read ``~/.ssh/config`` by itself; resolving here
-means a host written as ``web1`` reaches the same machine, user, port, key and jump host as
-``ssh web1`` would. Parsing is paramiko's (``SSHConfig``), never ours; the only thing added is
-``Include``, which paramiko ignores and which we expand by inlining files before parsing.
+A host written as ``web1`` must reach the same machine, user, port, keys and jump hosts as
+``ssh web1`` would: the resolving is ``inventory.openssh`` (held to ``ssh -G`` by a
+differential test); this module turns its result into ``model.Host`` values.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import glob
-import re
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pinmgr.errors import InventoryError
-from pinmgr.model import Host, Location, TransportKind
+from pinmgr.inventory import openssh
+from pinmgr.inventory.openssh import HostProblem, SshConfig
+from pinmgr.inventory.result import SourceResult
+from pinmgr.model import Host, Location, SourceProblem, TransportKind
 
-if TYPE_CHECKING:
-    # paramiko is imported when a config is parsed, not with pinmgr.inventory (start-up time).
-    import paramiko
+__all__ = [
+    "DEFAULT_CONFIG",
+    "HostProblem",
+    "concrete_hosts",
+    "from_text",
+    "is_concrete",
+    "left_out",
+    "load",
+    "read",
+    "resolve",
+]
 
-DEFAULT_CONFIG = "~/.ssh/config"
-# OpenSSH's own limit on nested Include (READCONF_MAX_DEPTH).
-_MAX_INCLUDE_DEPTH = 16
-_INCLUDE_RE = re.compile(r"^\s*include(?:\s*=\s*|\s+)(?P<args>.+?)\s*$", re.IGNORECASE)
-_WILDCARD_CHARS = frozenset("*?![")
-
-
-def _expand_includes(path: Path, depth: int = 0) -> str:
-    """Text of ``path`` with every ``Include`` line replaced by the files it names (globbed).
-
-    Relative names resolve against ``~/.ssh``, as OpenSSH does for any user config (also one
-    given with ``ssh -F``); files that do not exist are skipped, as OpenSSH skips them.
-    """
-    if depth > _MAX_INCLUDE_DEPTH:
-        raise InventoryError(
-            f"Include nested deeper than {_MAX_INCLUDE_DEPTH} levels", Location(str(path), 1)
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError(
-            f"cannot read OpenSSH config: {exc.strerror or exc}", Location(str(path), 1)
-        ) from exc
-    out: list[str] = []
-    for line in text.splitlines():
-        match = _INCLUDE_RE.match(line)
-        if not match:
-            out.append(line)
-            continue
-        for arg in match.group("args").split():
-            pattern = Path(arg.strip("\"'")).expanduser()
-            if not pattern.is_absolute():
-                pattern = Path("~/.ssh").expanduser() / pattern
-            # Path.glob takes no absolute patterns; glob.glob does.
-            for name in sorted(glob.glob(str(pattern))):  # noqa: PTH207
-                if Path(name).is_file():
-                    out.append(_expand_includes(Path(name), depth + 1))
-    return "\n".join(out) + "\n"
+DEFAULT_CONFIG = openssh.USER_CONFIG
+_WILDCARD_CHARS = frozenset("*?!")
 
 
-def read(config_path: str | Path) -> paramiko.SSHConfig:
-    """Parse an OpenSSH client config (with its Includes) into a ``paramiko.SSHConfig``."""
-    path = Path(config_path).expanduser()
-    return from_text(_expand_includes(path), path)
+def read(config_path: str | Path) -> SshConfig:
+    """Parse an OpenSSH client config file (with its Includes), as ``ssh -F`` would."""
+    return openssh.read_config(config_path)
 
 
-def from_text(text: str, path: Path | Location, what: str = "OpenSSH config") -> paramiko.SSHConfig:
+def from_text(text: str, path: Path | Location, what: str = "OpenSSH config") -> SshConfig:
     """Parse config text; errors point into ``path`` (a file, or where the text came from)."""
-    from pinmgr.sshlib import paramiko  # deferred: see TYPE_CHECKING above
-
+    label = path.file if isinstance(path, Location) else str(path)
     try:
-        return paramiko.SSHConfig.from_text(text)
-    except paramiko.ConfigParseError as exc:
-        where = _locate_problem(path, str(exc)) if isinstance(path, Path) else path
-        raise InventoryError(f"cannot parse {what}: {exc}", where) from exc
+        return openssh.config_from_text(text, label)
+    except InventoryError as exc:
+        where = path if isinstance(path, Location) else exc.location
+        raise InventoryError(f"cannot parse {what}: {exc.message}", where) from exc
 
 
-def _locate_problem(path: Path, message: str) -> Location:
-    """Best-effort line of a paramiko parse error (its message quotes the bad line)."""
-    bad = message.split("line", 1)[-1].strip()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return Location(str(path), 1)
-    for number, line in enumerate(lines, start=1):
-        if bad and line.strip() == bad:
-            return Location(str(path), number, len(line) - len(line.lstrip()) + 1)
-    return Location(str(path), 1)
+def _config(config: str | Path | SshConfig | None) -> SshConfig:
+    if isinstance(config, SshConfig):
+        return config
+    return openssh.read_config(config)
 
 
-def _config(config: str | Path | paramiko.SSHConfig) -> paramiko.SSHConfig:
-    return read(config) if isinstance(config, (str, Path)) else config
+_contexts: dict[tuple[str, str], openssh.Context] = {}
 
 
-def _lookup(config: paramiko.SSHConfig, alias: str, where: Location) -> paramiko.SSHConfigDict:
-    try:
-        return config.lookup(alias)
-    except Exception as exc:  # Match exec, canonicalisation...: any failure is the config's.
-        raise InventoryError(f"OpenSSH config lookup of {alias!r} failed: {exc}", where) from exc
+def _context() -> openssh.Context:
+    """The resolving context, built once per $HOME and Match-exec setting (pwd, hostname)."""
+    key = (os.environ.get("HOME", ""), os.environ.get(openssh.MATCH_EXEC_ENV, ""))
+    ctx = _contexts.get(key)
+    if ctx is None:
+        ctx = _contexts[key] = openssh.default_context()
+    return ctx
 
 
-def _none_if_none(value: str | None) -> str | None:
-    """``ProxyJump none`` / ``IdentityFile none`` mean "unset" in OpenSSH."""
-    if value is None or value.strip().lower() == "none" or not value.strip():
-        return None
-    return value.strip()
+def resolve(host: Host, config: str | Path | SshConfig | None) -> Host:
+    """``host`` with address, user, port, first key, proxy jump and ``route`` from the config.
 
-
-def _port(value: str | None, alias: str, where: Location) -> int | None:
-    if value is None:
-        return None
-    try:
-        port = int(value)
-    except ValueError:
-        port = -1
-    if not 0 < port < 65536:
-        raise InventoryError(f"OpenSSH config gives {alias!r} an invalid Port {value!r}", where)
-    return port
-
-
-def resolve(host: Host, config: str | Path | paramiko.SSHConfig) -> Host:
-    """Fill address, user, port, key and proxy jump of an SSH host from the OpenSSH config.
-
-    The alias looked up is ``host.address`` (or the name when there is none), just as
-    ``ssh ALIAS`` would; the address becomes the config's HostName. Values the inventory wrote
-    explicitly (user, port, key, proxy_jump) win over the config. Local hosts pass unchanged.
+    The alias looked up is ``host.address`` (or the name), just as ``ssh ALIAS`` would. Values
+    the inventory wrote (user, port, key, proxy_jump) count as ``ssh -l/-p/-i/-J``: they win,
+    and ``Match user`` and ``%r`` see them. Local hosts pass unchanged. A host the config
+    cannot place raises ``InventoryError`` (``HostProblem`` when the config is fine but ssh
+    would do what pinmgr cannot, e.g. Match exec or DNS canonicalisation).
     """
     if host.transport is TransportKind.LOCAL:
         return host
     cfg = _config(config)
     alias = host.address or host.name
-    where = host.source or Location(str(config), 1)
-    found = _lookup(cfg, alias, where)
-    identity = found.get("identityfile")
-    key = _none_if_none(identity[0]) if isinstance(identity, list) and identity else None
+    where = host.source or Location(cfg.path or alias, 1)
+    route, found = openssh.route_and_lookup(
+        cfg,
+        alias,
+        user=host.user,
+        port=host.port,
+        identity=(host.key_file,) if host.key_file else (),
+        jump=host.proxy_jump,
+        ctx=_context(),
+        where=where,
+    )
+    target = route.target
     return replace(
         host,
-        address=found.get("hostname") or alias,
-        user=host.user or _none_if_none(found.get("user")),
-        port=host.port or _port(found.get("port"), alias, where),
-        key_file=host.key_file or (str(Path(key).expanduser()) if key else None),
-        proxy_jump=host.proxy_jump or _none_if_none(found.get("proxyjump")),
+        address=target.address,
+        user=target.user if found.user_configured else None,
+        port=target.port if found.port_configured else None,
+        key_file=host.key_file or (target.identity_files[0] if target.identity_files else None),
+        proxy_jump=found.proxy_jump,
+        route=route,
     )
 
 
@@ -161,9 +117,24 @@ def _role_for(name: str, patterns_to_roles: Mapping[str, str | Sequence[str]]) -
     return ()
 
 
-def concrete_hosts(config: paramiko.SSHConfig) -> tuple[str, ...]:
-    """Every concrete Host name in the config, sorted (paramiko keeps them in a set)."""
-    return tuple(sorted(n for n in config.get_hostnames() if is_concrete(n)))
+def concrete_hosts(config: SshConfig) -> tuple[str, ...]:
+    """Every concrete name on a ``Host`` line (Includes too), sorted; ``Match`` names none."""
+    names = {
+        arg
+        for d in config.directives()
+        if d.keyword == "host"
+        for arg in d.args
+        if is_concrete(arg)
+    }
+    return tuple(sorted(names))
+
+
+def left_out(
+    name: str, problem: InventoryError, where: Location | None, what: str
+) -> SourceProblem:
+    """The ``SourceProblem`` for a host the config cannot place: at the config line that says
+    why when the resolver knows it, else at ``where`` (the host or its ``[[sources]]`` entry)."""
+    return SourceProblem(name, f"{what} {name!r}: {problem.message}", problem.location or where)
 
 
 def load(
@@ -172,51 +143,24 @@ def load(
     patterns_to_roles: Mapping[str, str | Sequence[str]],
     *,
     source: Location | None = None,
-) -> tuple[Host, ...]:
-    """Hosts for each concrete ``Host`` entry matching one of the patterns, resolved.
+) -> SourceResult:
+    """Hosts for each concrete ``Host`` name matching a pattern, and one ``SourceProblem`` per
+    host the config cannot place (left out; the others load). A config that does not parse
+    raises ``InventoryError``.
 
     ``patterns_to_roles`` maps a glob (``web-*``) to a role or roles; the first pattern that
-    matches wins, entries matching none are left out (a config lists more than one fleet).
+    matches wins, names matching none are left out (a config lists more than one fleet).
     """
     cfg = read(config_path)
     where = source or Location(str(config_path), 1)
-    hosts = []
+    hosts: list[Host] = []
+    problems: list[SourceProblem] = []
     for name in concrete_hosts(cfg):
         roles = _role_for(name, patterns_to_roles)
-        if roles:
-            hosts.append(resolve(Host(name=name, env=env, roles=roles, source=where), cfg))
-    return tuple(hosts)
-
-
-def jump_hosts(spec: str, config: str | Path | paramiko.SSHConfig | None) -> tuple[Host, ...]:
-    """The hops of a ProxyJump spec (``[user@]host[:port],...``), each resolved like ``ssh -J``.
-
-    A hop's own user and port win over the config, as with ``ssh -J``. The jump hosts' own
-    ProxyJump is not followed (OpenSSH would; pinmgr keeps chains explicit). Hosts returned are
-    named after the hop as written and carry no roles: they are only connected through.
-    """
-    cfg = _config(config) if config is not None else None
-    hops: list[Host] = []
-    for raw in spec.split(","):
-        hop = raw.strip()
-        if not hop:
+        if not roles:
             continue
-        user, _, rest = hop.rpartition("@")
-        name, port = rest, None
-        if rest.startswith("[") and "]" in rest:  # [2001:db8::1]:22
-            name, _, tail = rest[1:].partition("]")
-            port = tail[1:] if tail.startswith(":") else None
-        elif rest.count(":") == 1:
-            name, port = rest.split(":")
-        where = Location(str(config), 1) if config is not None else Location(spec, 1)
-        host = Host(
-            hop,
-            "",
-            (),
-            address=name,
-            user=user or None,
-            port=_port(port, hop, where) if port else None,
-        )
-        resolved = resolve(host, cfg) if cfg is not None else host
-        hops.append(replace(resolved, proxy_jump=None))
-    return tuple(hops)
+        try:
+            hosts.append(resolve(Host(name=name, env=env, roles=roles, source=where), cfg))
+        except InventoryError as exc:  # the config parsed: what fails is this host's
+            problems.append(left_out(name, exc, where, "ssh_config host"))
+    return SourceResult(tuple(hosts), tuple(problems))

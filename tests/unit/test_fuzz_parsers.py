@@ -29,7 +29,7 @@ from pinmgr.collectors.probe import (
 from pinmgr.errors import InventoryError, LockfileError, VersionError
 from pinmgr.inventory import native, ssh_config
 from pinmgr.lockfile.load import decode, load, loads
-from pinmgr.model import Ecosystem, Host, HostSnapshot, Lockfile
+from pinmgr.model import Ecosystem, Host, HostSnapshot, Location, Lockfile
 from pinmgr.versions import compare, sort_key, validate
 from pinmgr.versions.policy import evaluate, parse_policy
 
@@ -278,22 +278,17 @@ def test_native_inventory_loader(
     lines: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     path = tmp_path_factory.mktemp("inv") / "inventory.toml"
-    path.write_bytes("\n".join(lines).encode("utf-8"))  # invalid UTF-8: see the xfail below
+    path.write_bytes("\n".join(lines).encode("utf-8"))  # invalid UTF-8: see the test below
     with contextlib.suppress(InventoryError):
         native.load(path)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=UnicodeDecodeError,
-    reason="known: inventory/native.py load() reads with read_text(encoding='utf-8') and lets "
-    "UnicodeDecodeError out (reported to the lead; inventory/ is another branch's)",
-)
 def test_native_inventory_loader_with_invalid_utf8(tmp_path: Path) -> None:
     path = tmp_path / "inventory.toml"
     path.write_bytes(b'[environments.prod]\nhosts = ["web\xc3("]\n')
-    with pytest.raises(InventoryError):
+    with pytest.raises(InventoryError, match="not valid UTF-8") as caught:
         native.load(path)
+    assert caught.value.location == Location(str(path), 2, 14)
 
 
 ssh_keyword = st.sampled_from(
@@ -313,66 +308,72 @@ ssh_keyword = st.sampled_from(
 )
 ssh_line = st.one_of(
     st.tuples(ssh_keyword, st.sampled_from([" ", "=", " = ", "\t"]), words).map("".join),
+    st.tuples(st.sampled_from(["Match", "match", "Host"]), st.just(" "), words).map("".join),
     words,
 )
 
 
-def _known_crash(text: str) -> bool:
-    """paramiko raises KeyError('host') on a Match block; Include '~\x01' / '~\x00' escape
-    as RuntimeError / ValueError (known, see the xfail tests). Include is left out anyway:
-    it would read this machine's files."""
-    return any(line.strip().lower().startswith(("match", "include")) for line in text.splitlines())
+def _reads_files(text: str) -> bool:
+    """Include is left out of the fuzzing: it would read this machine's files (odd Include
+    lines are tested below)."""
+    return any("include" in line.lower() for line in text.splitlines())
 
 
 @FUZZ
 @given(lines=st.lists(ssh_line, max_size=10))
 def test_ssh_config_source(lines: list[str], tmp_path_factory: pytest.TempPathFactory) -> None:
     text = "\n".join(lines)
-    assume(not _known_crash(text))
+    assume(not _reads_files(text))
     path = tmp_path_factory.mktemp("ssh") / "config"
     path.write_bytes(text.encode("utf-8"))
     with contextlib.suppress(InventoryError):
         ssh_config.load(path, "prod", {"*": "app"})
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=UnicodeDecodeError,
-    reason="known: inventory/ssh_config.py reads the config (and its Includes) with "
-    "read_text(encoding='utf-8') and lets UnicodeDecodeError out (reported to the lead)",
-)
+@FUZZ
+@given(raw=st.binary(max_size=200))
+def test_ssh_config_source_with_arbitrary_bytes(
+    raw: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Any bytes: hosts and problems, or one InventoryError at file:line, nothing else."""
+    assume(b"include" not in raw.lower())
+    path = tmp_path_factory.mktemp("ssh") / "config"
+    path.write_bytes(raw)
+    try:
+        ssh_config.load(path, "prod", {"*": "app"})
+    except InventoryError as exc:
+        assert exc.location is not None and exc.location.file == str(path)
+        assert "\n" not in exc.message
+
+
 def test_ssh_config_source_with_invalid_utf8(tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_bytes(b"Host web1\n  HostName 10.0.0.1\n  User d\xc3(\n")
-    with pytest.raises(InventoryError):
+    with pytest.raises(InventoryError, match="not valid UTF-8") as caught:
         ssh_config.load(path, "prod", {"*": "app"})
+    assert caught.value.location == Location(str(path), 3, 9)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=(RuntimeError, ValueError),
-    reason="known: Include '~<control char>' reaches Path.expanduser (RuntimeError: could not "
-    "determine home directory) and a NUL reaches glob/stat (ValueError: embedded null byte)",
-)
-@pytest.mark.parametrize("include", ["Include ~\x01", "Include ~\x00"])
+@pytest.mark.parametrize("include", ["Include ~\x01", "Include ~\x00", "Include \x00/x"])
 def test_ssh_config_source_with_an_odd_include(tmp_path: Path, include: str) -> None:
+    """No such user / no such file: nothing included (as glob finds nothing); a NUL is the
+    config's error at its line."""
     path = tmp_path / "config"
     path.write_text(f"Host web1\n  HostName 10.0.0.1\n{include}\n")
-    with contextlib.suppress(InventoryError):
-        ssh_config.load(path, "prod", {"*": "app"})
+    if "\x00" in include:
+        with pytest.raises(InventoryError, match="NUL byte") as caught:
+            ssh_config.load(path, "prod", {"*": "app"})
+        assert caught.value.location == Location(str(path), 3, 1)
+    else:
+        (host,) = ssh_config.load(path, "prod", {"*": "app"}).hosts
+        assert host.address == "10.0.0.1"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=KeyError,
-    reason="known: paramiko's SSHConfig.get_hostnames raises KeyError 'host' on a Match block; "
-    "the resolver is being rewritten (branch inv-ssh)",
-)
 def test_ssh_config_source_with_a_match_block(tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_text("Host web1\n  HostName 10.0.0.1\nMatch all\n  User deploy\n")
-    with contextlib.suppress(InventoryError):
-        ssh_config.load(path, "prod", {"*": "app"})
+    (host,) = ssh_config.load(path, "prod", {"*": "app"}).hosts
+    assert (host.address, host.user) == ("10.0.0.1", "deploy")
 
 
 # ---------------------------------------------------------------- versions

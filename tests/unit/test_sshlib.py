@@ -12,18 +12,21 @@ def test_match_exec_still_works_with_invoke_deferred() -> None:
         """
         import sys
         import pinmgr.collectors.ssh
-        import pinmgr.inventory.ssh_config as sc
+        import pinmgr.inventory.openssh as o
         assert "paramiko" in sys.modules
         assert "invoke" not in sys.modules, "invoke imported with paramiko"
-        config = sc.from_text(
+        # ssh_config (and its Match exec) is read by pinmgr's own resolver, not paramiko's.
+        ctx = o.default_context(allow_exec=True)
+        config = o.config_from_text(
             'Match exec "true"\\n  User yes-user\\n'
             'Match exec "false"\\n  Port 2222\\n'
             'Host *\\n  User fallback\\n',
-            sc.Location("<test>", 1),
+            "<test>",
+            ctx,
         )
-        found = config.lookup("web1")
-        assert found["user"] == "yes-user", found
-        assert "port" not in found, found
+        found = o.lookup(config, "web1", ctx=ctx)
+        assert found.user == "yes-user", found
+        assert not found.port_configured, found
         import invoke
         assert invoke.__spec__ is not None and callable(invoke.run)
         print("ok")

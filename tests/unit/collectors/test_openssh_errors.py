@@ -9,7 +9,7 @@ import pytest
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.openssh import OpensshTransport, classify
 from pinmgr.collectors.ssh import SshOptions
-from pinmgr.model import FailureKind, Host, TransportKind
+from pinmgr.model import FailureKind, Host, SshEndpoint, SshRoute, TransportKind
 
 LABEL = "s1 (10.213.1.2)"
 
@@ -194,3 +194,15 @@ def test_argv_bad_jump_spec_is_a_collect_error() -> None:
     with pytest.raises(CollectFailed) as info:
         OpensshTransport(host(proxy_jump="u@b1:notaport"), SshOptions(ssh_config="/c")).argv()
     assert info.value.kind is FailureKind.COLLECT_ERROR
+
+
+def test_argv_keeps_the_config_known_hosts_and_asks_ssh_for_the_alias() -> None:
+    """With a resolved route: ssh gets the alias (its Host blocks apply), the resolved
+    HostName, the route's config file, and the config's UserKnownHostsFile after ours."""
+    target = SshEndpoint("db1", "10.0.0.9", 22, "u", known_hosts_files=("/c/known_hosts.aws",))
+    h = host(route=SshRoute(target, (), "/cfg"))
+    argv = OpensshTransport(h, SshOptions(project_known_hosts="/p", known_hosts="/h")).argv()
+    assert 'UserKnownHostsFile="/p" "/h" "/c/known_hosts.aws"' in argv
+    assert argv[argv.index("-F") + 1] == "/cfg"
+    assert "HostName=10.0.0.9" in argv
+    assert argv[-2] == "db1" or argv[-3] == "db1"

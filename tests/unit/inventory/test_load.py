@@ -227,7 +227,8 @@ def test_unmapped_vagrant_machine_left_out(
 
 
 def test_alias_that_does_not_resolve_is_left_out(home: Path, tmp_path: Path) -> None:
-    (home / ".ssh" / "config").write_text("Host bad\n  Port none-such\n")
+    """The config parses, but ssh would refuse this one host (``%n`` in HostName)."""
+    (home / ".ssh" / "config").write_text("Host bad\n  HostName x-%n\n")
     inv_file = _write(
         tmp_path / "inventory.toml",
         "schema = 1\n[environments.prod.hosts.good]\nroles = ['app']\n"
@@ -237,15 +238,16 @@ def test_alias_that_does_not_resolve_is_left_out(home: Path, tmp_path: Path) -> 
     assert [h.name for h in loaded.inventory.hosts] == ["good"]
     (problem,) = loaded.problems
     assert problem.host == "bad"
-    assert problem.message == "host 'bad': OpenSSH config gives 'bad' an invalid Port 'none-such'"
-    assert problem.location == Location(str(inv_file), 4, 1)
+    assert problem.message == "host 'bad': unknown token %n in 'x-%n'"
+    # Where the bad value was written (the host's own entry is named in the message).
+    assert problem.location == Location(str(home / ".ssh" / "config"), 2, 3)
 
 
 def test_a_failing_source_still_lists_the_hosts_left_out(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``validate`` must show everything at once: the fatal error and the per-host problems."""
-    (home / ".ssh" / "config").write_text("Host bad\n  Port none-such\n")
+    (home / ".ssh" / "config").write_text("Host bad\n  HostName x-%n\n")
     inv_file = _write(
         tmp_path / "inventory.toml",
         "schema = 1\n[environments.prod.hosts.bad]\nroles = ['app']\n"

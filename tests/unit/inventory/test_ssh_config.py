@@ -90,7 +90,7 @@ def test_load_lists_concrete_hosts_matching_patterns(ssh_home: Path) -> None:
         "production",
         {"web-*": "app", "db-*": ["db", "backup"], "legacy-*": "app"},
         source=where,
-    )
+    ).hosts
     assert [(h.name, h.roles) for h in hosts] == [
         ("db-1", ("db", "backup")),
         ("legacy-app", ("app",)),
@@ -104,15 +104,18 @@ def test_load_lists_concrete_hosts_matching_patterns(ssh_home: Path) -> None:
 
 
 def test_first_matching_pattern_wins(ssh_home: Path) -> None:
-    hosts = ssh_config.load(ssh_home / ".ssh" / "config", "p", {"web-1": "canary", "web-*": "app"})
+    hosts = ssh_config.load(
+        ssh_home / ".ssh" / "config", "p", {"web-1": "canary", "web-*": "app"}
+    ).hosts
     assert [(h.name, h.roles) for h in hosts] == [("web-1", ("canary",)), ("web-2", ("app",))]
 
 
 def test_bad_port_is_an_error(home: Path) -> None:
     config = home / ".ssh" / "config"
     config.write_text("Host odd\n  Port 99999\n")
-    with pytest.raises(InventoryError, match="invalid Port '99999'"):
+    with pytest.raises(InventoryError, match="invalid Port '99999'") as caught:
         ssh_config.resolve(Host("odd", "e", ("app",)), config)
+    assert caught.value.location == Location(str(config), 2, 3)
 
 
 def test_unparsable_config_points_at_the_line(home: Path) -> None:
@@ -135,16 +138,68 @@ def test_include_cycle_is_bounded(home: Path) -> None:
         ssh_config.read(config)
 
 
-def test_jump_hosts_resolved_like_ssh_J(ssh_home: Path) -> None:
-    config = ssh_home / ".ssh" / "config"
-    hops = ssh_config.jump_hosts("ops@bastion:2200, inner.example.com,[2001:db8::1]:23", config)
-    assert [(h.name, h.address, h.user, h.port) for h in hops] == [
-        ("ops@bastion:2200", "bastion.example.com", "ops", 2200),  # hop's user/port win
-        ("inner.example.com", "inner.example.com", "deploy", None),  # "Host *" User
-        ("[2001:db8::1]:23", "2001:db8::1", "deploy", 23),
+def test_route_resolves_every_jump_host_like_ssh_J(home: Path) -> None:
+    """A ProxyJump ``a,b``: ``a`` follows its own ProxyJump, ``b`` is resolved with -J a."""
+    config = home / ".ssh" / "config"
+    config.write_text(
+        "Host outer\n  HostName 203.0.113.1\n  User ops\n"
+        "Host mid\n  HostName 10.0.0.2\n  ProxyJump outer\n  IdentityFile ~/.ssh/mid\n"
+        "Host far\n  ProxyJump mid,deploy@10.9.9.9:2200\n"
+    )
+    host = ssh_config.resolve(Host("far", "e", ("app",)), config)
+    assert host.route is not None
+    hops = [(h.alias, h.address, h.user, h.port) for h in host.route.jumps]
+    user = host.route.target.user
+    assert hops == [
+        ("outer", "203.0.113.1", "ops", 22),
+        ("mid", "10.0.0.2", user, 22),
+        ("10.9.9.9", "10.9.9.9", "deploy", 2200),
     ]
-    assert all(h.proxy_jump is None and h.roles == () for h in hops)
-    (plain,) = ssh_config.jump_hosts("bastion", None)
-    assert (plain.address, plain.user, plain.port) == ("bastion", None, None)
-    with pytest.raises(InventoryError, match="invalid Port 'x'"):
-        ssh_config.jump_hosts("bastion:x", None)
+    assert host.route.jumps[1].identity_files == (str(home / ".ssh" / "mid"),)
+    assert host.route.config == str(config)
+
+
+def test_jump_loops_are_host_problems(home: Path) -> None:
+    config = home / ".ssh" / "config"
+    config.write_text("Host a\n  ProxyJump b\nHost b\n  ProxyJump a\nHost *\n  ProxyJump gw\n")
+    with pytest.raises(ssh_config.HostProblem, match="longer than"):
+        ssh_config.resolve(Host("a", "e", ("app",)), config)
+    # A host whose jump host is itself: OpenSSH stops with these words.
+    with pytest.raises(ssh_config.HostProblem, match="jumphost loop via gw"):
+        ssh_config.resolve(Host("other", "e", ("app",)), config)
+
+
+def test_a_host_the_config_cannot_place_is_left_out_and_reported(home: Path) -> None:
+    """OpenSSH refuses ``%n`` in HostName: that host is reported, the others still load."""
+    config = home / ".ssh" / "config"
+    config.write_text("Host good\n  HostName 10.0.0.1\nHost bad\n  HostName x-%n\n")
+    where = Location("inventory.toml", 4)
+    result = ssh_config.load(config, "e", {"*": "app"}, source=where)
+    hosts, problems = result.hosts, result.problems
+    assert [h.name for h in hosts] == ["good"]
+    assert len(problems) == 1
+    assert problems[0].host == "bad"
+    assert problems[0].location == Location(str(config), 4, 3)  # the line that says why
+    assert problems[0].message == "ssh_config host 'bad': unknown token %n in 'x-%n'"
+
+
+def test_match_blocks_do_not_crash_the_source(home: Path) -> None:
+    """The issue's crash: a Match block made paramiko's get_hostnames() raise KeyError."""
+    config = home / ".ssh" / "config"
+    config.write_text("Host a\n  HostName b\nMatch user x\n  Port 2\n")
+    (host,) = ssh_config.load(config, "e", {"*": "app"}).hosts
+    assert (host.name, host.address) == ("a", "b")
+
+
+def test_dns_canonicalisation_is_a_host_problem_not_a_guess(home: Path) -> None:
+    """ssh would try web.example.com in DNS: pinmgr cannot agree without it, so it says so;
+    a name with more dots than CanonicalizeMaxDots (1) is not canonicalised by ssh either."""
+    config = home / ".ssh" / "config"
+    config.write_text(
+        "CanonicalDomains example.com\nHost web\n  CanonicalizeHostname yes\n"
+        "Host a.b.c\n  CanonicalizeHostname yes\n"
+    )
+    with pytest.raises(ssh_config.HostProblem, match="does not canonicalise") as caught:
+        ssh_config.resolve(Host("web", "e", ("app",)), config)
+    assert caught.value.location == Location(str(config), 3, 3)
+    assert ssh_config.resolve(Host("a.b.c", "e", ("app",)), config).address == "a.b.c"

@@ -80,15 +80,23 @@ def test_unmapped_machine_is_left_out_and_the_others_load() -> None:
 
 
 def test_machine_whose_config_does_not_resolve_is_left_out() -> None:
-    text = MULTI.replace("Port 2200", "Port twentytwo")
+    """The output parses, but ssh would refuse this one machine (``%n`` in HostName)."""
+    text = MULTI.replace(
+        "HostName 127.0.0.1\n  User vagrant\n  Port 2200",
+        "HostName x-%n\n  User vagrant\n  Port 2200",
+    )
     assert text != MULTI
     result = vagrant.parse_ssh_config(text, source=WHERE)
     assert [h.name for h in result.hosts] == ["web"]
     (problem,) = result.problems
     assert problem.host == "db1"
-    assert problem.message == (
-        "vagrant machine 'db1': OpenSSH config gives 'db1' an invalid Port 'twentytwo'"
-    )
+    assert problem.message == "vagrant machine 'db1': unknown token %n in 'x-%n'"
+
+
+def test_a_bad_port_fails_the_whole_output_as_ssh_would() -> None:
+    """ssh rejects a bad Port in any block when it reads the config, so the source fails."""
+    with pytest.raises(InventoryError, match="invalid Port 'twentytwo'"):
+        vagrant.parse_ssh_config(MULTI.replace("Port 2200", "Port twentytwo"), source=WHERE)
 
 
 def test_ui_lines_are_ignored_and_empty_output_is_an_error() -> None:

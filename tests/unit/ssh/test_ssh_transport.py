@@ -18,6 +18,7 @@ import pytest
 
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.ssh import SshOptions, SshTransport, _socket_failure, parse_jump
+from pinmgr.inventory import ssh_config
 from pinmgr.model import FailureKind, Host
 
 from .conftest import Keys, Sshd, StartSshd, keygen, make_host, openssh_fingerprint
@@ -465,7 +466,7 @@ def test_encrypted_key_file_held_by_agent_needs_no_passphrase(
     assert run(server, opts, "echo ok", key_file=str(locked)).stdout == b"ok\n"
 
 
-def test_ssh_config_fills_address_port_user_key_and_jump(
+def test_resolved_route_gives_address_port_user_key_and_jump(
     start_sshd: StartSshd, options: SshOptions, known_hosts: Path, keys: Keys, tmp_path: Path
 ) -> None:
     target = start_sshd()
@@ -477,8 +478,10 @@ def test_ssh_config_fills_address_port_user_key_and_jump(
         f"Host app1\n  HostName 127.0.0.1\n  Port {target.port}\n  User {getpass.getuser()}\n"
         f"  IdentityFile {keys.client}\n  ProxyJump bastion\n"
     )
-    opts = dataclasses.replace(options, ssh_config=str(config), identity_files=())
-    host = Host(name="app1", env="test", roles=("app",))
+    opts = dataclasses.replace(options, identity_files=())
+    # The inventory resolves ssh_config (inventory.openssh); the transport reads Host.route.
+    host = ssh_config.resolve(Host(name="app1", env="test", roles=("app",)), config)
+    assert host.route is not None and len(host.route.jumps) == 1
     transport = SshTransport(host, opts)
     try:
         assert transport.run("echo configured", 10).stdout == b"configured\n"
