@@ -98,10 +98,14 @@ class SshOptions:
     hash_known_hosts: bool = False
     global_known_hosts: str | None = "/etc/ssh/ssh_known_hosts"  # read only, like OpenSSH
 
-    def known_hosts_store(self) -> hostkeys.KnownHosts:
-        """The shared, parsed-once store for these files (raises OSError if unreadable)."""
-        files = (self.project_known_hosts, self.known_hosts, self.global_known_hosts)
-        reads = tuple(p for p in files if p)
+    def known_hosts_store(self, also: tuple[str, ...] = ()) -> hostkeys.KnownHosts:
+        """The shared, parsed-once store for these files (raises OSError if unreadable).
+
+        ``also``: the host's ssh_config ``UserKnownHostsFile`` entries, read after ours (as the
+        openssh transport does), so a key that ``ssh`` trusts is trusted here too.
+        """
+        files = (self.project_known_hosts, self.known_hosts, *also, self.global_known_hosts)
+        reads = tuple(dict.fromkeys(p for p in files if p))
         write = self.project_known_hosts or self.known_hosts or hostkeys.DEFAULT_USER_KNOWN_HOSTS
         return hostkeys.shared_store(reads, write, hash_new_entries=self.hash_known_hosts)
 
@@ -115,6 +119,10 @@ class Endpoint:
     port: int
     user: str
     key_files: tuple[str, ...] = ()
+    # ssh_config IdentitiesOnly: offer only key_files (or the default files), no other agent key
+    identities_only: bool = False
+    # ssh_config UserKnownHostsFile (expanded), read after pinmgr's own files
+    known_hosts_files: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -156,6 +164,8 @@ def _from_route(hop: SshEndpoint, name: str) -> Endpoint:
         port=hop.port,
         user=hop.user,
         key_files=hop.identity_files,
+        identities_only=hop.identities_only,
+        known_hosts_files=hop.known_hosts_files,
     )
 
 
@@ -288,19 +298,24 @@ def _candidate_keys(
             tried.add(key.asbytes())
             offered.append(path)
             yield path, key
-    for agent_key in agent_keys:
+    for agent_key in () if endpoint.identities_only else agent_keys:
         if agent_key.asbytes() not in tried:
             tried.add(agent_key.asbytes())
             source = f"agent {hostkeys.fingerprint(agent_key)}"
             offered.append(source)
             yield source, agent_key
-    for path in options.identity_files:
+    # OpenSSH adds its default files only when no IdentityFile is given; with IdentitiesOnly
+    # pinmgr follows it (without, defaults are still tried last, as before).
+    defaults = () if endpoint.identities_only and endpoint.key_files else options.identity_files
+    for path in defaults:
         if path in endpoint.key_files:
             continue
         blob = _public_blob(path)
         if blob is not None and blob in tried:
             continue
-        key, _ = _load_key(path, options)  # default files: missing or unusable is normal
+        key = by_blob.get(blob) if blob and endpoint.identities_only else None
+        if key is None:
+            key, _ = _load_key(path, options)  # default files: missing or unusable is normal
         if key is not None and key.asbytes() not in tried:
             tried.add(key.asbytes())
             offered.append(path)
@@ -394,8 +409,9 @@ class SshTransport:
             self._close_locked()
             hops = resolve(self.host, self.options)
             self._label = hops[-1].label
+            also = tuple(dict.fromkeys(f for hop in hops for f in hop.known_hosts_files))
             try:
-                store = self.options.known_hosts_store()
+                store = self.options.known_hosts_store(also)
             except OSError as exc:
                 raise CollectFailed(
                     FailureKind.COLLECT_ERROR,

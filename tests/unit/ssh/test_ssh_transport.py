@@ -490,6 +490,77 @@ def test_resolved_route_gives_address_port_user_key_and_jump(
         transport.close()
 
 
+def _routed(config: Path, alias: str) -> Host:
+    host = ssh_config.resolve(Host(name=alias, env="test", roles=("app",)), config)
+    assert host.route is not None
+    return host
+
+
+def test_user_known_hosts_file_from_ssh_config_is_trusted(
+    sshd: Sshd, options: SshOptions, known_hosts: Path, tmp_path: Path
+) -> None:
+    """A key only in the config's UserKnownHostsFile: ssh trusts it, so pinmgr does too; the
+    file is read, never written, and pinmgr's own (absent) file is not created."""
+    team = tmp_path / "team_known_hosts"
+    trust(team, sshd)
+    before = team.read_bytes()
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host app1\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {getpass.getuser()}\n"
+        f"  UserKnownHostsFile {team}\n"
+    )
+    host = _routed(config, "app1")
+    assert host.route is not None and str(team) in host.route.target.known_hosts_files
+    transport = SshTransport(host, options)
+    try:
+        assert transport.run("echo trusted", 10).stdout == b"trusted\n"
+    finally:
+        transport.close()
+    assert team.read_bytes() == before
+    assert not known_hosts.exists()
+    # and without the config's file the key is unknown, as for ssh
+    err = failure(sshd, options)
+    assert err.kind is FailureKind.HOSTKEY_UNKNOWN
+
+
+def test_identities_only_offers_no_other_agent_key(
+    sshd: Sshd,
+    options: SshOptions,
+    known_hosts: Path,
+    keys: Keys,
+    agent: str,
+    tmp_path: Path,
+) -> None:
+    """The agent holds the only key the server accepts; IdentitiesOnly names another file, so
+    (as with ssh) the agent's key is not offered and authentication fails naming the file."""
+    trust(known_hosts, sshd)
+    ssh_add(agent, keys.client)
+    other = keygen(tmp_path / "other")
+    config = tmp_path / "ssh_config"
+    body = (
+        f"Host app1\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {getpass.getuser()}\n"
+        f"  IdentityFile {other}\n"
+    )
+    opts = dataclasses.replace(options, allow_agent=True, identity_files=())
+    config.write_text(body)
+    transport = SshTransport(_routed(config, "app1"), opts)
+    try:  # without IdentitiesOnly the agent's key gets in after the file's
+        assert transport.run("echo agent", 10).stdout == b"agent\n"
+    finally:
+        transport.close()
+    config.write_text(body + "  IdentitiesOnly yes\n")
+    host = _routed(config, "app1")
+    assert host.route is not None and host.route.target.identities_only
+    transport = SshTransport(host, opts)
+    try:
+        with pytest.raises(CollectFailed) as info:
+            transport.run("true", 10)
+    finally:
+        transport.close()
+    assert info.value.kind is FailureKind.AUTH_FAILED
+    assert "agent" not in info.value.reason
+
+
 @pytest.mark.parametrize(
     ("exc", "kind", "text"),
     [
