@@ -391,17 +391,7 @@ def diff(
     results = collect(
         list(unique.values()), options, transport_factory=transport_factory, on_done=on_done
     )
-    snaps = {(r.host.env, r.host.name): r for r in results if isinstance(r, HostSnapshot)}
-    failures = tuple(r for r in results if isinstance(r, HostFailure))
-    by_host = left_hosts == right_hosts or (len(left_hosts) == 1 and len(right_hosts) == 1)
-    rows = envdiff(
-        [snaps[(h.env, h.name)] for h in left_hosts if (h.env, h.name) in snaps],
-        [snaps[(h.env, h.name)] for h in right_hosts if (h.env, h.name) in snaps],
-        by_role=not by_host,
-        only=only,
-        ecosystems=ecosystems,
-    )
-    return DiffResult(left, right, tuple(rows), failures)
+    return _diff_result(left, right, left_hosts, right_hosts, results, only, ecosystems)
 
 
 def snapshot_of(
@@ -771,6 +761,19 @@ def diff_saved(
     right_hosts = _side(known, right, options.roles)
     wanted = {(h.env, h.name) for h in (*left_hosts, *right_hosts)}
     results = [r for r in bound.results if (r.host.env, r.host.name) in wanted]
+    return _diff_result(left, right, left_hosts, right_hosts, results, only, ecosystems)
+
+
+def _diff_result(
+    left: str,
+    right: str,
+    left_hosts: Sequence[Host],
+    right_hosts: Sequence[Host],
+    results: Sequence[CollectResult],
+    only: Sequence[str],
+    ecosystems: Sequence[Ecosystem],
+) -> DiffResult:
+    """The rows of a diff from what was collected (live) or read back (saved data) alike."""
     snaps = {(r.host.env, r.host.name): r for r in results if isinstance(r, HostSnapshot)}
     failures = tuple(r for r in results if isinstance(r, HostFailure))
     by_host = left_hosts == right_hosts or (len(left_hosts) == 1 and len(right_hosts) == 1)
