@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import operator
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -184,12 +185,22 @@ def is_snapshot(document: object) -> bool:
     return isinstance(document, dict) and document.get("format") == FORMAT
 
 
+_INSTALLED = PackageState.INSTALLED.value
+_ORDER = operator.attrgetter("ecosystem", "name", "version", "arch", "state", "origin")
+"""``InstalledPackage``'s own order (its fields in turn), compared in C rather than __lt__."""
+
+
 class _Doc:
-    """Typed access to untrusted JSON: each getter checks type and size or raises, with where."""
+    """Typed access to untrusted JSON: each getter checks type and size or raises, with where.
+
+    ``packages`` holds every package entry validated so far, by its fields: hosts of a fleet
+    share most entries, and sharing one value each also shares its strings in memory.
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.where = ""
+        self.packages: dict[tuple[object, ...], InstalledPackage] = {}
 
     def fail(self, message: str) -> SnapshotError:
         return SnapshotError(f"{self.source}: {printable(self.where + message)}")
@@ -326,12 +337,36 @@ def _host(doc: _Doc, item: dict[str, object], source: str) -> SavedResult:
         listed = doc.items(entries, f"packages.{eco_name}")
         if len(packages) + len(listed) > MAX_LIST:
             raise doc.fail(f"packages: more than {MAX_LIST}")
+        seen = doc.packages
         for j, entry in enumerate(listed):
-            packages.append(_installed(doc, eco, doc.obj(entry, f"packages.{eco_name}[{j}]"), j))
+            # Fast path: an entry equal to one already validated (most of a fleet's are) is
+            # the same value; only a new combination of fields is checked (and kept).
+            key: tuple[object, ...] | None = None
+            pkg = None
+            if isinstance(entry, dict):
+                key = (
+                    eco,
+                    entry.get("name"),
+                    entry.get("version"),
+                    entry.get("arch", ""),
+                    entry.get("state", _INSTALLED),
+                    entry.get("origin", ""),
+                )
+                try:
+                    pkg = seen.get(key)
+                except TypeError:  # a field that is a list or an object: checked below
+                    key = None
+            if pkg is None:
+                where = f"packages.{eco_name}[{j}]"
+                pkg = _installed(doc, eco, doc.obj(entry, where), j)
+                if key is not None:
+                    seen[key] = pkg
+            packages.append(pkg)
+    packages.sort(key=_ORDER)
     result = HostSnapshot(
         host,
         os_release,
-        tuple(sorted(packages)),
+        tuple(packages),
         warnings=doc.texts(item.get("warnings", []), "warnings"),
     )
     return SavedResult(result, collected_at, source)
