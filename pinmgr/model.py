@@ -112,22 +112,34 @@ class Lockfile:
     # OS releases declared per role (a release with no pins can still be declared supported).
     releases: tuple[tuple[str, str], ...] = ()
 
+    # ``releases_for`` / ``pins_for`` answers, kept on the instance (in its __dict__, not
+    # fields: not in eq, hash or repr): a fleet check asks them once per host, and each
+    # answer scans every pin.
+
     def releases_for(self, role: str) -> tuple[str, ...]:
         """OS releases declared for ``role`` (shared releases count for every role)."""
-        found = {rel for r, rel in self.releases if r in (role, SHARED_ROLE)}
-        found |= {p.os_release for p in self.pins if p.role == role}
-        return tuple(sorted(found))
+        memo: dict[str, tuple[str, ...]] = self.__dict__.setdefault("_releases_memo", {})
+        if role not in memo:
+            found = {rel for r, rel in self.releases if r in (role, SHARED_ROLE)}
+            found |= {p.os_release for p in self.pins if p.role == role}
+            memo[role] = tuple(sorted(found))
+        return memo[role]
 
     def pins_for(self, role: str, os_release: str) -> tuple[Pin, ...]:
         """The role's pins for one release plus shared ones; a role pin overrides a shared one."""
-        chosen: dict[tuple[Ecosystem, str], Pin] = {}
-        for pin in self.pins:
-            if pin.os_release == os_release and pin.role == SHARED_ROLE:
-                chosen[(pin.ecosystem, pin.package)] = pin
-        for pin in self.pins:
-            if pin.os_release == os_release and pin.role == role:
-                chosen[(pin.ecosystem, pin.package)] = pin
-        return tuple(chosen[k] for k in sorted(chosen, key=lambda k: (k[0].value, k[1])))
+        memo: dict[tuple[str, str], tuple[Pin, ...]]
+        memo = self.__dict__.setdefault("_pins_memo", {})
+        key = (role, os_release)
+        if key not in memo:
+            chosen: dict[tuple[Ecosystem, str], Pin] = {}
+            for pin in self.pins:
+                if pin.os_release == os_release and pin.role == SHARED_ROLE:
+                    chosen[(pin.ecosystem, pin.package)] = pin
+            for pin in self.pins:
+                if pin.os_release == os_release and pin.role == role:
+                    chosen[(pin.ecosystem, pin.package)] = pin
+            memo[key] = tuple(chosen[k] for k in sorted(chosen, key=lambda k: (k[0].value, k[1])))
+        return memo[key]
 
 
 class TransportKind(str, Enum):
@@ -234,6 +246,9 @@ class FailureKind(str, Enum):
     STALE = "stale"
 
 
+_FAILURE_VALUES = frozenset(k.value for k in FailureKind)
+
+
 @dataclass(frozen=True)
 class HostFailure:
     """A host that could not be collected: a value, not an exception."""
@@ -281,7 +296,7 @@ class FindingKind(str, Enum):
 
     @property
     def is_host_failure(self) -> bool:
-        return self.value in {k.value for k in FailureKind}
+        return self.value in _FAILURE_VALUES
 
 
 class Direction(str, Enum):
