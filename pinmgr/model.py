@@ -2,6 +2,9 @@
 
 Everything above this module (lockfile, inventory, collectors, diff, reporters) speaks in these
 values, so each layer can be tested with hand-built inputs and no I/O.
+
+The values a fleet check makes per host, per package and per finding have ``__slots__``
+(``slots=True``): millions of them, each without an instance dict.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class Ecosystem(str, Enum):
     PIP = "pip"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class OsRelease:
     """An OS release as ``/etc/os-release`` names it: ``ID``-``VERSION_ID`` (``debian-12``)."""
 
@@ -40,7 +43,7 @@ class OsRelease:
         return self.key
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """Where a value was written, so errors and SARIF results can point at it (1-based)."""
 
@@ -58,7 +61,7 @@ class PolicyKind(str, Enum):
     RANGE = "range"  # ">=1.24, <1.26"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PinPolicy:
     """How a pin's text is matched against an installed version."""
 
@@ -70,7 +73,7 @@ SHARED_ROLE = "*"
 """Role name used for pins that apply to every role (the lockfile's ``[shared]`` section)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pin:
     """One pinned package for one role (or SHARED_ROLE) on one OS release."""
 
@@ -148,7 +151,7 @@ class TransportKind(str, Enum):
     OPENSSH = "openssh"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Host:
     """A machine to check, as an inventory source described it."""
 
@@ -197,7 +200,7 @@ class PackageState(str, Enum):
     HALF_INSTALLED = "half-installed"  # half-installed, unpacked, half-configured, triggers...
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class InstalledPackage:
     ecosystem: Ecosystem
     name: str
@@ -217,7 +220,7 @@ class AvailableVersions:
     versions: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostSnapshot:
     """What one host really has, as collected."""
 
@@ -249,7 +252,7 @@ class FailureKind(str, Enum):
 _FAILURE_VALUES = frozenset(k.value for k in FailureKind)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostFailure:
     """A host that could not be collected: a value, not an exception."""
 
@@ -260,7 +263,7 @@ class HostFailure:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostWarning:
     """A line of host output pinmgr could not use: every report format shows it."""
 
@@ -304,7 +307,7 @@ class Direction(str, Enum):
     NEWER = "newer"  # installed is newer than pinned
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One fact about one host (and usually one package); independent of any output format."""
 
@@ -365,7 +368,7 @@ class SourceProblem:
         return f"{self.location}: {self.message}" if self.location else self.message
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SavedResult:
     """A host's result read back from saved data (snapshot, fact cache): when and where from.
 
