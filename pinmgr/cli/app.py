@@ -390,6 +390,14 @@ def check(
             "stale (exit 3) instead of checked.",
         ),
     ] = None,
+    no_ok: Annotated[
+        bool,
+        typer.Option(
+            "--no-ok",
+            help="List no ok findings in any format (summary counts still include them): "
+            "most of a big fleet's report is ok findings.",
+        ),
+    ] = False,
 ) -> None:
     """Check hosts against the lockfile: ok / drift / missing per pinned package.
 
@@ -441,6 +449,10 @@ def check(
         raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
     else:
         report = run_check(lockfile, inventory, options, quiet=quiet)
+    if no_ok:
+        from pinmgr.diff.report import without_ok
+
+        report = without_ok(report)
     for out_fmt, path in outputs:
         write_file(path, render(report, out_fmt, color=False, width=120, by_host=by_host))
     color = color_wanted() and fmt is OutputFormat.TABLE
