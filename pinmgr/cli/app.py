@@ -456,7 +456,12 @@ def check(
     for out_fmt, path in outputs:
         write_file(path, render(report, out_fmt, color=False, width=120, by_host=by_host))
     color = color_wanted() and fmt is OutputFormat.TABLE
-    sys.stdout.write(render(report, fmt, color=color, width=terminal_width(), by_host=by_host))
+    if fmt is OutputFormat.JSON:  # in pieces: a fleet's report need not be one string
+        from pinmgr.reporters import json as json_reporter
+
+        sys.stdout.writelines(json_reporter.chunks(report))
+    else:
+        sys.stdout.write(render(report, fmt, color=color, width=terminal_width(), by_host=by_host))
     if show_waived:
         from pinmgr.reporters.waivers import render as render_waivers
 
