@@ -2,6 +2,9 @@
 
 Everything above this module (lockfile, inventory, collectors, diff, reporters) speaks in these
 values, so each layer can be tested with hand-built inputs and no I/O.
+
+The values a fleet check makes per host, per package and per finding have ``__slots__``
+(``slots=True``): millions of them, each without an instance dict.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class Ecosystem(str, Enum):
     PIP = "pip"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class OsRelease:
     """An OS release as ``/etc/os-release`` names it: ``ID``-``VERSION_ID`` (``debian-12``)."""
 
@@ -40,7 +43,7 @@ class OsRelease:
         return self.key
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """Where a value was written, so errors and SARIF results can point at it (1-based)."""
 
@@ -58,7 +61,7 @@ class PolicyKind(str, Enum):
     RANGE = "range"  # ">=1.24, <1.26"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PinPolicy:
     """How a pin's text is matched against an installed version."""
 
@@ -70,7 +73,7 @@ SHARED_ROLE = "*"
 """Role name used for pins that apply to every role (the lockfile's ``[shared]`` section)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pin:
     """One pinned package for one role (or SHARED_ROLE) on one OS release."""
 
@@ -112,22 +115,34 @@ class Lockfile:
     # OS releases declared per role (a release with no pins can still be declared supported).
     releases: tuple[tuple[str, str], ...] = ()
 
+    # ``releases_for`` / ``pins_for`` answers, kept on the instance (in its __dict__, not
+    # fields: not in eq, hash or repr): a fleet check asks them once per host, and each
+    # answer scans every pin.
+
     def releases_for(self, role: str) -> tuple[str, ...]:
         """OS releases declared for ``role`` (shared releases count for every role)."""
-        found = {rel for r, rel in self.releases if r in (role, SHARED_ROLE)}
-        found |= {p.os_release for p in self.pins if p.role == role}
-        return tuple(sorted(found))
+        memo: dict[str, tuple[str, ...]] = self.__dict__.setdefault("_releases_memo", {})
+        if role not in memo:
+            found = {rel for r, rel in self.releases if r in (role, SHARED_ROLE)}
+            found |= {p.os_release for p in self.pins if p.role == role}
+            memo[role] = tuple(sorted(found))
+        return memo[role]
 
     def pins_for(self, role: str, os_release: str) -> tuple[Pin, ...]:
         """The role's pins for one release plus shared ones; a role pin overrides a shared one."""
-        chosen: dict[tuple[Ecosystem, str], Pin] = {}
-        for pin in self.pins:
-            if pin.os_release == os_release and pin.role == SHARED_ROLE:
-                chosen[(pin.ecosystem, pin.package)] = pin
-        for pin in self.pins:
-            if pin.os_release == os_release and pin.role == role:
-                chosen[(pin.ecosystem, pin.package)] = pin
-        return tuple(chosen[k] for k in sorted(chosen, key=lambda k: (k[0].value, k[1])))
+        memo: dict[tuple[str, str], tuple[Pin, ...]]
+        memo = self.__dict__.setdefault("_pins_memo", {})
+        key = (role, os_release)
+        if key not in memo:
+            chosen: dict[tuple[Ecosystem, str], Pin] = {}
+            for pin in self.pins:
+                if pin.os_release == os_release and pin.role == SHARED_ROLE:
+                    chosen[(pin.ecosystem, pin.package)] = pin
+            for pin in self.pins:
+                if pin.os_release == os_release and pin.role == role:
+                    chosen[(pin.ecosystem, pin.package)] = pin
+            memo[key] = tuple(chosen[k] for k in sorted(chosen, key=lambda k: (k[0].value, k[1])))
+        return memo[key]
 
 
 class TransportKind(str, Enum):
@@ -136,7 +151,7 @@ class TransportKind(str, Enum):
     OPENSSH = "openssh"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Host:
     """A machine to check, as an inventory source described it."""
 
@@ -187,7 +202,7 @@ class PackageState(str, Enum):
     HALF_INSTALLED = "half-installed"  # half-installed, unpacked, half-configured, triggers...
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class InstalledPackage:
     ecosystem: Ecosystem
     name: str
@@ -207,7 +222,7 @@ class AvailableVersions:
     versions: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostSnapshot:
     """What one host really has, as collected."""
 
@@ -236,7 +251,10 @@ class FailureKind(str, Enum):
     STALE = "stale"
 
 
-@dataclass(frozen=True)
+_FAILURE_VALUES = frozenset(k.value for k in FailureKind)
+
+
+@dataclass(frozen=True, slots=True)
 class HostFailure:
     """A host that could not be collected: a value, not an exception."""
 
@@ -247,7 +265,7 @@ class HostFailure:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostWarning:
     """A line of host output pinmgr could not use: every report format shows it."""
 
@@ -283,7 +301,7 @@ class FindingKind(str, Enum):
 
     @property
     def is_host_failure(self) -> bool:
-        return self.value in {k.value for k in FailureKind}
+        return self.value in _FAILURE_VALUES
 
 
 class Direction(str, Enum):
@@ -291,7 +309,7 @@ class Direction(str, Enum):
     NEWER = "newer"  # installed is newer than pinned
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One fact about one host (and usually one package); independent of any output format."""
 
@@ -352,7 +370,7 @@ class SourceProblem:
         return f"{self.location}: {self.message}" if self.location else self.message
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SavedResult:
     """A host's result read back from saved data (snapshot, fact cache): when and where from.
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import operator
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,7 @@ def load_document(path: str | Path) -> object:
     if len(data) > MAX_FILE_BYTES:
         raise SnapshotError(f"{p}: larger than {MAX_FILE_BYTES} bytes (uncompressed)")
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_shared_leaves())
     except UnicodeDecodeError:
         raise SnapshotError(f"{p}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -179,17 +180,57 @@ def load_document(path: str | Path) -> object:
         raise SnapshotError(f"{p}: not usable JSON: {type(exc).__name__}") from None
 
 
+def _shared_leaves() -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A ``json.loads`` hook giving equal small all-string objects as one shared dict.
+
+    A fleet snapshot holds millions of package entries and few distinct ones: sharing them
+    keeps the parsed document (the peak of a check) a fraction of its size. The document is
+    only read, never changed. Only string values: ``1``, ``1.0`` and ``true`` are equal keys.
+    """
+    memo: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len(pairs) > 8:
+            return dict(pairs)
+        key = tuple(pairs)
+        try:
+            found = memo.get(key)
+        except TypeError:  # a list or an object among the values
+            return dict(pairs)
+        if found is None:
+            # Checked on a miss only: no string equals a number, a boolean or null, so a hit
+            # is a key of strings.
+            if not all(type(v) is str for _, v in pairs):
+                return dict(pairs)
+            found = memo[key] = dict(pairs)
+        return found
+
+    return hook
+
+
 def is_snapshot(document: object) -> bool:
     """Whether a parsed document says it is a pinmgr snapshot (any version)."""
     return isinstance(document, dict) and document.get("format") == FORMAT
 
 
+_INSTALLED = PackageState.INSTALLED.value
+_ORDER = operator.attrgetter("ecosystem", "name", "version", "arch", "state", "origin")
+"""``InstalledPackage``'s own order (its fields in turn), compared in C rather than __lt__."""
+
+
 class _Doc:
-    """Typed access to untrusted JSON: each getter checks type and size or raises, with where."""
+    """Typed access to untrusted JSON: each getter checks type and size or raises, with where.
+
+    ``packages`` holds every package entry validated so far, by its fields: hosts of a fleet
+    share most entries, and sharing one value each also shares its strings in memory;
+    ``entries`` the same by the entry object's id (the document lives while it is read).
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.where = ""
+        self.packages: dict[tuple[object, ...], InstalledPackage] = {}
+        self.entries: dict[tuple[Ecosystem, int], InstalledPackage] = {}
 
     def fail(self, message: str) -> SnapshotError:
         return SnapshotError(f"{self.source}: {printable(self.where + message)}")
@@ -326,12 +367,43 @@ def _host(doc: _Doc, item: dict[str, object], source: str) -> SavedResult:
         listed = doc.items(entries, f"packages.{eco_name}")
         if len(packages) + len(listed) > MAX_LIST:
             raise doc.fail(f"packages: more than {MAX_LIST}")
+        seen, by_id = doc.packages, doc.entries
         for j, entry in enumerate(listed):
-            packages.append(_installed(doc, eco, doc.obj(entry, f"packages.{eco_name}[{j}]"), j))
+            # Fast path: an entry equal to one already validated (most of a fleet's are) is
+            # the same value; only a new combination of fields is checked (and kept).
+            # Equal entries are one shared object (``_shared_leaves``), alive as long as the
+            # document, so its id names it while this file is read.
+            pkg = by_id.get((eco, id(entry)))
+            if pkg is not None:
+                packages.append(pkg)
+                continue
+            key: tuple[object, ...] | None = None
+            pkg = None
+            if isinstance(entry, dict):
+                key = (
+                    eco,
+                    entry.get("name"),
+                    entry.get("version"),
+                    entry.get("arch", ""),
+                    entry.get("state", _INSTALLED),
+                    entry.get("origin", ""),
+                )
+                try:
+                    pkg = seen.get(key)
+                except TypeError:  # a field that is a list or an object: checked below
+                    key = None
+            if pkg is None:
+                where = f"packages.{eco_name}[{j}]"
+                pkg = _installed(doc, eco, doc.obj(entry, where), j)
+                if key is not None:
+                    seen[key] = pkg
+            by_id[(eco, id(entry))] = pkg
+            packages.append(pkg)
+    packages.sort(key=_ORDER)
     result = HostSnapshot(
         host,
         os_release,
-        tuple(sorted(packages)),
+        tuple(packages),
         warnings=doc.texts(item.get("warnings", []), "warnings"),
     )
     return SavedResult(result, collected_at, source)

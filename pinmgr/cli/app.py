@@ -398,6 +398,14 @@ def check(
             "stale (exit 3) instead of checked.",
         ),
     ] = None,
+    no_ok: Annotated[
+        bool,
+        typer.Option(
+            "--no-ok",
+            help="List no ok findings in any format (summary counts still include them): "
+            "most of a big fleet's report is ok findings.",
+        ),
+    ] = False,
 ) -> None:
     """Check hosts against the lockfile: ok / drift / missing per pinned package.
 
@@ -449,10 +457,19 @@ def check(
         raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
     else:
         report = run_check(lockfile, inventory, options, quiet=quiet)
+    if no_ok:
+        from pinmgr.diff.report import without_ok
+
+        report = without_ok(report)
     for out_fmt, path in outputs:
         write_file(path, render(report, out_fmt, color=False, width=120, by_host=by_host))
     color = color_wanted() and fmt is OutputFormat.TABLE
-    sys.stdout.write(render(report, fmt, color=color, width=terminal_width(), by_host=by_host))
+    if fmt is OutputFormat.JSON:  # in pieces: a fleet's report need not be one string
+        from pinmgr.reporters import json as json_reporter
+
+        sys.stdout.writelines(json_reporter.chunks(report))
+    else:
+        sys.stdout.write(render(report, fmt, color=color, width=terminal_width(), by_host=by_host))
     if show_waived:
         from pinmgr.reporters.waivers import render as render_waivers
 

@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 
 from pinmgr.errors import VersionError
 from pinmgr.model import (
+    Direction,
     Ecosystem,
     Finding,
     FindingKind,
@@ -22,6 +23,7 @@ from pinmgr.model import (
     OsRelease,
     PackageState,
     Pin,
+    PinPolicy,
 )
 from pinmgr.versions.policy import evaluate
 
@@ -33,13 +35,41 @@ def check(
 ) -> list[Finding]:
     """Every finding for every host, unsorted (``diff.report`` sorts once)."""
     findings: list[Finding] = []
+    verdicts = _Verdicts()
     for result in results:
         if isinstance(result, HostFailure):
             findings.append(_failure(result))
         else:
             for role in result.host.roles:
-                findings.extend(_check_role(lockfile, result, role, unpinned=unpinned))
+                findings.extend(
+                    _check_role(lockfile, result, role, verdicts=verdicts, unpinned=unpinned)
+                )
     return findings
+
+
+class _Verdicts:
+    """``evaluate`` per (ecosystem, policy, installed version), computed once per run.
+
+    A fleet reports the same few thousand versions from every host against the same pins;
+    the verdict is a pure function of those three (a Direction, None, or the refusal text).
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[Ecosystem, PinPolicy, str], Direction | str | None] = {}
+
+    def of(self, pin: Pin, installed: str) -> Direction | str | None:
+        key = (pin.ecosystem, pin.policy, installed)
+        try:
+            return self._seen[key]
+        except KeyError:
+            pass
+        verdict: Direction | str | None
+        try:
+            verdict = evaluate(pin.ecosystem, pin.policy, installed)
+        except VersionError as exc:
+            verdict = exc.message
+        self._seen[key] = verdict
+        return verdict
 
 
 def _failure(failure: HostFailure) -> Finding:
@@ -54,7 +84,7 @@ def _failure(failure: HostFailure) -> Finding:
 
 
 def _check_role(
-    lockfile: Lockfile, snap: HostSnapshot, role: str, *, unpinned: bool
+    lockfile: Lockfile, snap: HostSnapshot, role: str, *, verdicts: _Verdicts, unpinned: bool
 ) -> list[Finding]:
     host = snap.host
     declared = lockfile.releases_for(role)
@@ -87,9 +117,10 @@ def _check_role(
             # pip pins apply to the interpreters the inventory names; none named, nothing to check.
             continue
         matches = index.lookup(pin)
-        pinned.add((pin.ecosystem, index.base_name(pin.ecosystem, pin.package)))
+        if unpinned:
+            pinned.add((pin.ecosystem, index.base_name(pin.ecosystem, pin.package)))
         for installed in matches:
-            findings.append(_compare(snap, role, release, pin, installed))
+            findings.append(_compare(snap, role, release, pin, installed, verdicts))
         if not matches:
             findings.append(_finding(snap, role, release, pin, FindingKind.MISSING))
     if unpinned:
@@ -158,15 +189,19 @@ def _finding(
 
 
 def _compare(
-    snap: HostSnapshot, role: str, release: str, pin: Pin, installed: InstalledPackage
+    snap: HostSnapshot,
+    role: str,
+    release: str,
+    pin: Pin,
+    installed: InstalledPackage,
+    verdicts: _Verdicts,
 ) -> Finding:
-    try:
-        direction = evaluate(pin.ecosystem, pin.policy, installed.version)
-    except VersionError as exc:
+    direction = verdicts.of(pin, installed.version)
+    if isinstance(direction, str) and not isinstance(direction, Direction):
         # A host may report a version its own ecosystem's rules reject (legacy pip versions,
         # hostile output): that host/package is drift with the reason, not a crash of the run.
         found = _finding(snap, role, release, pin, FindingKind.DRIFT, installed)
-        return replace(found, reason=exc.message)  # "installed version 'foo' is not PEP 440"
+        return replace(found, reason=direction)  # "installed version 'foo' is not PEP 440"
     if direction is None and installed.state is not PackageState.HALF_INSTALLED:
         return _finding(snap, role, release, pin, FindingKind.OK, installed)
     found = _finding(snap, role, release, pin, FindingKind.DRIFT, installed)
@@ -177,10 +212,19 @@ class _Index:
     """Installed packages by ecosystem and base name (``libssl3:i386`` -> ``libssl3``)."""
 
     def __init__(self, packages: Sequence[InstalledPackage]) -> None:
-        self._by: dict[tuple[Ecosystem, str], list[InstalledPackage]] = {}
+        by: dict[tuple[Ecosystem, str], list[InstalledPackage]] = {}
         for pkg in packages:
-            key = (pkg.ecosystem, self.base_name(pkg.ecosystem, pkg.name))
-            self._by.setdefault(key, []).append(pkg)
+            eco, name = pkg.ecosystem, pkg.name
+            if eco is Ecosystem.PIP:
+                name = canonicalize_name(name)
+            elif ":" in name:
+                name = name.split(":", 1)[0]
+            found = by.get((eco, name))
+            if found is None:
+                by[(eco, name)] = [pkg]
+            else:
+                found.append(pkg)
+        self._by = by
         dpkg = self._by.get((Ecosystem.DEB, "dpkg"), [])
         # dpkg's own architecture is the host's native one: a pin without ":arch" means that one.
         self._native = dpkg[0].arch if dpkg else ""

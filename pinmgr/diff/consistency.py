@@ -64,18 +64,35 @@ def inconsistencies(
     return findings
 
 
+def _table(snap: HostSnapshot) -> dict[_Key, str]:
+    """A host's installed versions by (ecosystem, name); a name listed twice keeps the lowest.
+
+    Built by one comprehension when no name repeats (the common case: dpkg qualifies a
+    second architecture's name), else package by package.
+    """
+    pkgs = snap.packages
+    pip = Ecosystem.PIP
+    table = {(p.ecosystem, p.name): p.version for p in pkgs if p.ecosystem is not pip}
+    pips = [p for p in pkgs if p.ecosystem is pip]
+    if len(table) + len(pips) != len(pkgs):
+        table = {}
+        for p in pkgs:
+            if p.ecosystem is not pip:
+                _keep_lowest(table, (p.ecosystem, p.name), p.version)
+    if snap.host.pip:
+        for p in pips:
+            _keep_lowest(table, (pip, canonicalize_name(p.name)), p.version)
+    return table
+
+
+def _keep_lowest(table: dict[_Key, str], key: _Key, version: str) -> None:
+    table[key] = version if key not in table else min(table[key], version)
+
+
 def _inconsistent(
     role: str, release: str, members: Sequence[HostSnapshot], pinned: set[_Key]
 ) -> list[Finding]:
-    installed: list[dict[_Key, str]] = []
-    for snap in members:
-        table: dict[_Key, str] = {}
-        for pkg in snap.packages:
-            if pkg.ecosystem is Ecosystem.PIP and not snap.host.pip:
-                continue
-            key = (pkg.ecosystem, _name(pkg.ecosystem, pkg.name))
-            table[key] = pkg.version if key not in table else min(table[key], pkg.version)
-        installed.append(table)
+    installed = [_table(snap) for snap in members]
     keys = sorted(set().union(*installed) - pinned, key=lambda k: (k[0].value, k[1]))
     total = len(members)
     findings: list[Finding] = []

@@ -2,16 +2,25 @@
 
 Strings are exactly what the hosts said (``json.loads`` gives them back), but the text itself
 is safe to print into a CI log: see ``text.json_text``. docs/json.md documents every key.
+
+A fleet report holds hundreds of thousands of findings, and ``json.dumps(indent=2)`` runs the
+pure-Python encoder over all of them (and two regular expressions over the whole text). So the
+text is laid out here, byte for byte as ``json_text`` lays it out, with each distinct string
+escaped once by ``json_text`` itself: host, package and version strings repeat across hosts,
+and no CI token can form across a string's closing quote.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pinmgr.model import CheckReport, Finding, FindingKind
 from pinmgr.reporters.text import json_text
 
 SCHEMA = "pinmgr.check/1"
+
+_Escape = Callable[[str], str]
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
@@ -36,9 +45,10 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def render(report: CheckReport) -> str:
+def document(report: CheckReport) -> dict[str, Any]:
+    """The report as plain JSON values (findings left as ``Finding``: laid out by ``_finding``)."""
     s = report.summary
-    doc = {
+    return {
         "schema": SCHEMA,
         "lockfile": report.lockfile,
         "environments": list(report.environments),
@@ -47,8 +57,94 @@ def render(report: CheckReport) -> str:
             "hosts_collected": s.hosts_collected,
             "counts": {k.value: s.count(k) for k in FindingKind},
         },
-        "findings": [finding_dict(f) for f in report.findings],
+        "findings": list(report.findings),
         # Every warning, not the few per host the other formats show (collectors bound them).
         "warnings": [{"host": w.host, "env": w.env, "message": w.message} for w in report.warnings],
     }
-    return json_text(doc)
+
+
+def _escaper() -> _Escape:
+    """A JSON string escaper (``json_text``'s own escaping, minus its newline), memoised."""
+    cache: dict[str, str] = {}
+
+    def escape(text: str) -> str:
+        out = cache.get(text)
+        if out is None:
+            out = cache[text] = json_text(text)[:-1]
+        return out
+
+    return escape
+
+
+def _optional(text: str, escape: _Escape) -> str:
+    return escape(text) if text else "null"
+
+
+def _finding(f: Finding, level: int, escape: _Escape) -> str:
+    """One finding, laid out as ``json.dumps(finding_dict(f), indent=2)`` at ``level``."""
+    pad = "\n" + "  " * (level + 1)
+    loc = f.location
+    location = (
+        "{"
+        + f'{pad}  "file": {escape(loc.file)},{pad}  "line": {loc.line!r},'
+        + f'{pad}  "column": {loc.col!r}{pad}'
+        + "}"
+        if loc
+        else "null"
+    )
+    return (
+        "{"
+        f'{pad}"kind": {escape(f.kind.value)},'
+        f'{pad}"env": {escape(f.env)},'
+        f'{pad}"host": {escape(f.host)},'
+        f'{pad}"role": {escape(f.role)},'
+        f'{pad}"os_release": {_optional(f.os_release, escape)},'
+        f'{pad}"ecosystem": {escape(f.ecosystem.value) if f.ecosystem else "null"},'
+        f'{pad}"package": {_optional(f.package, escape)},'
+        f'{pad}"expected": {_optional(f.expected, escape)},'
+        f'{pad}"actual": {_optional(f.actual, escape)},'
+        f'{pad}"direction": {escape(f.direction.value) if f.direction else "null"},'
+        f'{pad}"reason": {_optional(f.reason, escape)},'
+        f'{pad}"waiver": {_optional(f.waiver_reason, escape)},'
+        f'{pad}"location": {location}' + "\n" + "  " * level + "}"
+    )
+
+
+def _chunks(value: object, level: int, escape: _Escape) -> Iterator[str]:
+    """``json.dumps(value, indent=2)`` in pieces: strings, ints, None, bools, lists, dicts."""
+    if isinstance(value, str):
+        yield escape(value)
+    elif value is None:
+        yield "null"
+    elif isinstance(value, bool):
+        yield "true" if value else "false"
+    elif isinstance(value, int):
+        yield int.__repr__(value)
+    elif isinstance(value, Finding):
+        yield _finding(value, level, escape)
+    elif isinstance(value, (list, dict)):
+        if not value:
+            yield "[]" if isinstance(value, list) else "{}"
+            return
+        pad = "\n" + "  " * (level + 1)
+        opening, closing = ("[", "]") if isinstance(value, list) else ("{", "}")
+        yield opening
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for i, (key, item) in enumerate(items):
+            yield ("," + pad if i else pad) + (
+                f"{escape(key)}: " if isinstance(value, dict) else ""
+            )
+            yield from _chunks(item, level + 1, escape)
+        yield "\n" + "  " * level + closing
+    else:
+        raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def chunks(report: CheckReport) -> Iterator[str]:
+    """The report's text in pieces (one per finding), for writing to a stream."""
+    yield from _chunks(document(report), 0, _escaper())
+    yield "\n"
+
+
+def render(report: CheckReport) -> str:
+    return "".join(chunks(report))

@@ -229,3 +229,57 @@ def test_a_mutated_snapshot_is_read_or_refused_in_one_line(
     else:
         # Whatever was accepted is whole: every host kept, unless the list itself was replaced.
         assert where == ("hosts",) or len(back.results) == len(BASE["hosts"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("version", 7, "version: expected a string, got a number"),
+        ("arch", ["amd64"], "arch: expected a string, got a list"),
+        ("state", {"x": 1}, "state: expected a string, got an object"),
+        ("name", True, "name: expected a string, got a boolean"),
+    ],
+)
+def test_an_entry_like_one_already_read_is_still_checked(
+    tmp_path: Path, field: str, value: object, expected: str
+) -> None:
+    # hosts[0] and hosts[2] list the same packages: the reader reuses values it has checked,
+    # and must not take a look-alike entry (7 for "7", a list) for one of them.
+    document = _document()
+    document["hosts"][2]["packages"]["deb"][0][field] = value
+    with pytest.raises(SnapshotError) as info:
+        snapshot.read(_write(tmp_path, document))
+    assert str(info.value).endswith(": host web1: packages.deb[0]." + expected)
+
+
+def test_hosts_with_equal_packages_share_one_value_each(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    snapshot.write(path, _snapshot())
+    results = snapshot.read(path).results
+    first, third = results[0].result, results[2].result
+    assert isinstance(first, HostSnapshot) and isinstance(third, HostSnapshot)
+    assert first.packages == _snap_host("web1").result.packages  # type: ignore[union-attr]
+    assert all(a is b for a, b in zip(first.packages, third.packages, strict=True))
+
+
+def test_parsed_documents_share_equal_string_objects_and_only_those(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    items = [{"a": "1"}, {"a": "1"}, {"a": 1}, {"a": True}, {"a": 1.0}, {"a": ["1"]}, {"a": "1"}]
+    path.write_text(json.dumps(items))
+    loaded = snapshot.load_document(path)
+    assert loaded == items  # same values, types included
+    assert isinstance(loaded, list)
+    assert loaded[0] is loaded[1] is loaded[6]
+    assert type(loaded[2]["a"]) is int and type(loaded[3]["a"]) is bool
+    assert type(loaded[4]["a"]) is float
+
+
+def test_a_package_entry_under_two_ecosystems_is_two_packages(tmp_path: Path) -> None:
+    document = _document()
+    deb = document["hosts"][0]["packages"]["deb"][0]
+    document["hosts"][0]["packages"]["rpm"] = [dict(deb)]
+    path = _write(tmp_path, document)
+    result = snapshot.read(path).results[0].result
+    assert isinstance(result, HostSnapshot)
+    bash = [p for p in result.packages if p.name == deb["name"]]
+    assert {p.ecosystem for p in bash} == {Ecosystem.DEB, Ecosystem.RPM}
