@@ -3,7 +3,7 @@
 Generates, per size, a lockfile (5 roles x 3 releases x 300 pins: exact, glob and range), a
 native inventory and a pinmgr snapshot directory (shards of 1,000 hosts, gzip, as ``pinmgr
 collect --shard`` writes them), then runs the real CLI as a subprocess and prints its wall time,
-CPU time and peak RSS (``os.wait4``: that process's own rusage; one fresh process per run).
+CPU time and peak RSS (``os.wait4`` from a small fresh interpreter: that process's own rusage; one fresh process per run).
 
 Each host has ~1,500 deb packages with realistic version strings (epochs, ``~``, ``+debNuN``,
 Ubuntu revisions, a few ``:i386`` and doubly-installed multi-arch packages); ~2% of a host's
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -167,6 +166,18 @@ def generate(n_hosts: int, out: Path) -> Path:
     return where
 
 
+_MEASURE = """\
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = proc.stderr.read()
+_, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (peak RSS in KiB)
+sys.stderr.write(err.decode(errors="replace"))
+print(json.dumps({"wall": time.perf_counter() - start, "rc": os.waitstatus_to_exitcode(status),
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss}))
+"""
+
+
 def run(where: Path, extra: list[str]) -> dict[str, float]:
     """One fresh ``pinmgr check`` process; its wall, CPU (user+sys) and peak RSS."""
     cmd = [
@@ -185,18 +196,16 @@ def run(where: Path, extra: list[str]) -> dict[str, float]:
         "-q",
         *extra,
     ]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    # wait4 gives this child's own rusage: its CPU and its peak RSS (KiB on Linux).
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"pinmgr check failed ({proc.returncode}): {err.decode()}")
-    cpu = usage.ru_utime + usage.ru_stime
-    rss = usage.ru_maxrss
+    # Measured from a small fresh interpreter, not from this process: Linux carries the peak
+    # RSS of the memory a process had before exec() into ru_maxrss, so a child forked from
+    # this (large, fleet-generating) process would report this process's peak as its own.
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=False
+    )
+    result = json.loads(done.stdout)
+    if result["rc"] not in (0, 1):
+        raise SystemExit(f"pinmgr check failed ({result['rc']}): {done.stderr}")
+    wall, cpu, rss = result["wall"], result["cpu"], result["rss_kib"]
     return {"wall": wall, "cpu": cpu, "rss_mb": rss / 1024}
 
 
