@@ -3,7 +3,8 @@
 Generates, per size, a lockfile (5 roles x 3 releases x 300 pins: exact, glob and range), a
 native inventory and a pinmgr snapshot directory (shards of 1,000 hosts, gzip, as ``pinmgr
 collect --shard`` writes them), then runs the real CLI as a subprocess and prints its wall time,
-CPU time and peak RSS (``os.wait4`` from a small fresh interpreter: that process's own rusage; one fresh process per run).
+CPU time and peak RSS (``os.wait4`` from a small fresh interpreter: that process's own
+rusage; one fresh process per run).
 
 Each host has ~1,500 deb packages with realistic version strings (epochs, ``~``, ``+debNuN``,
 Ubuntu revisions, a few ``:i386`` and doubly-installed multi-arch packages); ~2% of a host's
