@@ -129,6 +129,27 @@ SshConfigOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
+SnapshotOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--snapshot",
+        metavar="PATH",
+        help="Check saved data instead of the hosts (no host is contacted): a pinmgr "
+        "snapshot (pinmgr collect), an Ansible fact cache directory (jsonfile plugin) or "
+        "ansible --tree output; the kind is read from the content. Repeatable, or a "
+        "quoted glob ('shard-*.json.gz'): shards merge, and a host found twice keeps its "
+        "newer data (with a warning).",
+    ),
+]
+MaxAgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-age",
+        metavar="AGE",
+        help="With --snapshot: a host whose data is older than this (30m, 24h, 7d) is "
+        "stale (exit 3) instead of checked.",
+    ),
+]
 TransportOpt = Annotated[
     str | None,
     typer.Option(
@@ -236,6 +257,31 @@ def run_check(
         except KeyboardInterrupt:
             cancel.set()
             raise
+
+
+def check_report(
+    lockfile: Path,
+    inventory: Path,
+    options: CheckOptions,
+    *,
+    snapshot: list[Path] | None,
+    max_age: str | None,
+    quiet: bool,
+) -> CheckReport:
+    """The check report from ``--snapshot`` data when given (no host contacted), else live.
+
+    One place for every command taking ``--snapshot``/``--max-age`` (check, accept, emit).
+    """
+    from pinmgr import api
+
+    if snapshot:
+        from pinmgr.cli.fleet import parse_max_age
+
+        age = parse_max_age(max_age) if max_age is not None else None
+        return api.check_saved(lockfile, inventory, snapshot, options, max_age=age)
+    if max_age is not None:
+        raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
+    return run_check(lockfile, inventory, options, quiet=quiet)
 
 
 def _ask_passphrase(path: str) -> str | None:
@@ -377,27 +423,8 @@ def check(
     transport: TransportOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
-    snapshot: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--snapshot",
-            metavar="PATH",
-            help="Check saved data instead of the hosts (no host is contacted): a pinmgr "
-            "snapshot (pinmgr collect), an Ansible fact cache directory (jsonfile plugin) or "
-            "ansible --tree output; the kind is read from the content. Repeatable, or a "
-            "quoted glob ('shard-*.json.gz'): shards merge, and a host found twice keeps its "
-            "newer data (with a warning).",
-        ),
-    ] = None,
-    max_age: Annotated[
-        str | None,
-        typer.Option(
-            "--max-age",
-            metavar="AGE",
-            help="With --snapshot: a host whose data is older than this (30m, 24h, 7d) is "
-            "stale (exit 3) instead of checked.",
-        ),
-    ] = None,
+    snapshot: SnapshotOpt = None,
+    max_age: MaxAgeOpt = None,
     no_ok: Annotated[
         bool,
         typer.Option(
@@ -448,15 +475,9 @@ def check(
         transport=transport,
         strict=strict,
     )
-    if snapshot:
-        from pinmgr.cli.fleet import parse_max_age
-
-        age = parse_max_age(max_age) if max_age is not None else None
-        report = api.check_saved(lockfile, inventory, snapshot, options, max_age=age)
-    elif max_age is not None:
-        raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
-    else:
-        report = run_check(lockfile, inventory, options, quiet=quiet)
+    report = check_report(
+        lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
+    )
     if no_ok:
         from pinmgr.diff.report import without_ok
 

@@ -24,14 +24,16 @@ from pinmgr.cli.app import (
     JobsOpt,
     KnownHostsOpt,
     LockfileOpt,
+    MaxAgeOpt,
     QuietOpt,
     RoleOpt,
+    SnapshotOpt,
     SshConfigOpt,
     StrictOpt,
     TimeoutOpt,
     _collect_options,
     app,
-    run_check,
+    check_report,
 )
 from pinmgr.errors import EXIT_DRIFT, HostCollectError, UsageError
 from pinmgr.model import SHARED_ROLE, Ecosystem
@@ -280,15 +282,19 @@ def accept(
     ssh_config: SshConfigOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    snapshot: SnapshotOpt = None,
+    max_age: MaxAgeOpt = None,
 ) -> None:
     """Accept drift: write the versions hosts have now into the lockfile (drifting pins only).
 
     The "yes, this upgrade was intended" flow. Packages on which hosts disagree are left alone
-    and named. Refuses (exit 3) when some hosts could not be collected.
+    and named. Refuses (exit 3) when some hosts could not be collected (with --snapshot:
+    failed, incomplete, stale or without data).
 
     \b
       pinmgr accept --env production --role app --dry-run
       pinmgr accept --env staging -p nginx --yes
+      pinmgr accept --snapshot fleet.json.gz --max-age 24h --dry-run   # saved data, no SSH
     """
     from pinmgr import authoring
 
@@ -303,7 +309,9 @@ def accept(
         ssh_config=ssh_config,
         strict=strict,
     )
-    report = run_check(lockfile, inventory, options, quiet=quiet)
+    report = check_report(
+        lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
+    )
     change = authoring.plan_accept(lockfile, report, package or ())
     _finish(change, yes=yes, dry_run=dry_run)
 

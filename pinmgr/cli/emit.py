@@ -20,16 +20,18 @@ from pinmgr.cli.app import (
     JobsOpt,
     KnownHostsOpt,
     LockfileOpt,
+    MaxAgeOpt,
     QuietOpt,
     RoleOpt,
+    SnapshotOpt,
     SshConfigOpt,
     StrictOpt,
     TimeoutOpt,
     _collect_options,
     app,
+    check_report,
     not_collected,
     report_failures,
-    run_check,
     write_file,
 )
 from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
@@ -114,6 +116,8 @@ def ansible_playbook(
     ssh_config: SshConfigOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    snapshot: SnapshotOpt = None,
+    max_age: MaxAgeOpt = None,
 ) -> None:
     """Check hosts, then write a playbook installing exactly the pinned versions where they drifted.
 
@@ -123,6 +127,7 @@ def ansible_playbook(
 
     \b
       pinmgr emit ansible-playbook --env staging --drift-only --out fix.yml
+      pinmgr emit ansible-playbook --snapshot fleet.json.gz --drift-only --out fix.yml
     """
     from pinmgr import api
     from pinmgr.emitters.ansible_playbook import emit_playbook
@@ -138,7 +143,9 @@ def ansible_playbook(
         ssh_config=ssh_config,
         strict=strict,
     )
-    report = run_check(lockfile, inventory, options, quiet=quiet)
+    report = check_report(
+        lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
+    )
     lock = api.read_lockfile(lockfile)
     files = emit_playbook(report, lock, drift_only=drift_only, hold=hold)
     if len(files) != 1:  # pragma: no cover - the emitter's contract
