@@ -23,6 +23,7 @@ from pinmgr.cli.app import (
     QuietOpt,
     RoleOpt,
     SshConfigOpt,
+    StrictOpt,
     TimeoutOpt,
     TransportOpt,
     _collect_options,
@@ -78,6 +79,7 @@ def collect(
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
     transport: TransportOpt = None,
+    strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Collect hosts into a snapshot file, to check later with check --snapshot FILE.
@@ -111,6 +113,7 @@ def collect(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
         transport=transport,
+        strict=strict,
     )
     cancel = threading.Event()
     with Progress(enabled=not quiet) as progress:

@@ -88,6 +88,7 @@ def test_check_warns_once_and_checks_the_other_hosts(project: Path) -> None:
         ["emit", "ansible-playbook", "--out", "fix.yml", "-q"],
         ["accept", "--dry-run", "-q"],
         ["lock", "--from", "foo.example.com", "--dry-run"],
+        ["collect", "-o", "fix.yml", "-q"],
     ],
 )
 def test_strict_makes_it_an_error_on_every_command_that_loads_the_inventory(
