@@ -353,6 +353,19 @@ class CheckReport:
         return tuple(sorted({f.host for f in self.findings if f.kind.is_host_failure}))
 
 
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """Finding counts of one environment in one recorded run: a point of the report's trend.
+
+    Produced by the history store, drawn by the HTML report; plain values so neither imports
+    the other. ``recorded_at`` is timezone-aware.
+    """
+
+    recorded_at: dt.datetime
+    env: str
+    counts: tuple[tuple[FindingKind, int], ...]
+
+
 @dataclass(frozen=True)
 class SourceProblem:
     """A host an inventory source names but pinmgr cannot place: left out, the others still load.
