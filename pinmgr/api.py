@@ -91,6 +91,9 @@ class CheckOptions:
     # A host loaded with a caveat (ssh_config's StrictHostKeyChecking no, never obeyed) is
     # passed here; it stays a warning with ``strict`` (nothing was left out).
     on_inventory_warning: Callable[[HostWarning], None] | None = None
+    # Container images to check instead of the inventory (``check --image``): one host each,
+    # in environment "image", with ``roles`` as their roles.
+    images: tuple[str, ...] = ()
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
@@ -115,6 +118,8 @@ def read_inventory_with_problems(
     path: str | Path | None, options: CheckOptions = CheckOptions()
 ) -> LoadedInventory:
     """The inventory and the hosts its sources left out (each with why); never strict."""
+    if options.images:
+        return LoadedInventory(images_inventory(options.images, options.roles), (), ())
     p = Path(path) if path is not None else None
     if p is not None and not p.exists() and p != DEFAULT_INVENTORY:
         raise UsageError(f"{p}: no such inventory file")
@@ -143,6 +148,22 @@ def _tell(loaded: LoadedInventory, options: CheckOptions) -> None:
     if options.on_inventory_warning is not None:
         for warning in loaded.warnings:
             options.on_inventory_warning(warning)
+
+
+def images_inventory(paths: Sequence[str], roles: Sequence[str]) -> Inventory:
+    """``check --image``: each image a host of environment "image" named after its file."""
+    hosts: list[Host] = []
+    taken: set[str] = set()
+    for path in paths:
+        name = Path(path).name.split(".", 1)[0] or "image"
+        unique, n = name, 2
+        while unique in taken:
+            unique, n = f"{name}-{n}", n + 1
+        taken.add(unique)
+        hosts.append(
+            Host(unique, "image", tuple(roles), transport=TransportKind.IMAGE, path=str(path))
+        )
+    return Inventory((Environment("image", tuple(hosts)),))
 
 
 def read_inventory(path: str | Path | None, options: CheckOptions = CheckOptions()) -> Inventory:
@@ -272,7 +293,7 @@ def collect(
     from pinmgr.collectors.pool import collect_all, make_transport_factory
 
     # paramiko (~0.1 s to import) is loaded only when some host is reached over SSH.
-    remote = any(h.transport is not TransportKind.LOCAL for h in hosts)
+    remote = any(h.transport in (TransportKind.SSH, TransportKind.OPENSSH) for h in hosts)
     factory = transport_factory or _with_transport(
         make_transport_factory(ssh_options=ssh_options(options) if remote else None),
         options.transport,
@@ -294,7 +315,7 @@ def _with_transport(factory: TransportFactory, kind: TransportKind | None) -> Tr
         return factory
 
     def override(host: Host) -> Transport:
-        if host.transport is TransportKind.LOCAL:
+        if host.transport is TransportKind.LOCAL or host.transport.is_offline:
             return factory(host)
         return factory(replace(host, transport=kind))
 

@@ -149,6 +149,14 @@ class TransportKind(str, Enum):
     LOCAL = "local"
     SSH = "ssh"
     OPENSSH = "openssh"
+    # Offline trees, read without running anything from them (collectors.tree):
+    IMAGE = "image"  # an OCI layout / OCI archive / docker-save tarball
+    ROOTFS = "rootfs"  # an unpacked root filesystem (mounted cloud image, chroot, debootstrap)
+
+    @property
+    def is_offline(self) -> bool:
+        """A file tree rather than a machine: no connection, no shell, nothing executed."""
+        return self in (TransportKind.IMAGE, TransportKind.ROOTFS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +177,8 @@ class Host:
     source: Location | None = None
     # What OpenSSH's config makes of this host (inventory.openssh): every transport reads it.
     route: SshRoute | None = None
+    # transport image / rootfs: the image file or directory, or the root of the tree.
+    path: str | None = None
 
     @property
     def role(self) -> str:
