@@ -17,6 +17,7 @@ from pinmgr.collectors.base import Transport
 from pinmgr.collectors.pool import DEFAULT_JOBS
 from pinmgr.diff import consistency, installable, waivers
 from pinmgr.diff import report as report_mod
+from pinmgr.diff.apps import app_findings
 from pinmgr.diff.check import CollectResult
 from pinmgr.diff.check import check as check_findings
 from pinmgr.diff.envdiff import DiffRow, envdiff
@@ -259,7 +260,7 @@ def check(
     unknown = _unknown_roles(lock, inventory)
     if unknown:
         raise unknown[0]
-    hosts = inventory.hosts
+    hosts = with_apps(inventory.hosts, lock)
     if on_start is not None:
         on_start(len(hosts))
     results = collect(
@@ -271,6 +272,13 @@ def check(
         available=available_query(lock) if options.installable else None,
     )
     return report_for(lock, results, options, environments=[e.name for e in inventory.environments])
+
+
+def with_apps(hosts: Sequence[Host], lock: Lockfile) -> tuple[Host, ...]:
+    """Each host with the applications its roles deploy, for the probe to read."""
+    if not lock.apps:
+        return tuple(hosts)
+    return tuple(replace(h, apps=lock.apps_for(h.roles)) for h in hosts)
 
 
 def available_query(lock: Lockfile) -> AvailableFor:
@@ -346,8 +354,13 @@ def report_for(
     snaps = [r for r in results if isinstance(r, HostSnapshot)]
     if options.installable:
         findings += installable.not_installable(lock, snaps)
+    if lock.apps:  # revisions are judged by diff.apps alone, never as unpinned packages
+        findings = [f for f in findings if f.ecosystem is not Ecosystem.APP]
+    findings += app_findings(lock, snaps)
     if options.consistency:
-        findings += consistency.inconsistencies(snaps, lock)
+        findings += [
+            f for f in consistency.inconsistencies(snaps, lock) if f.ecosystem is not Ecosystem.APP
+        ]
         findings += consistency.mixed_os(snaps)
     today = options.today_or_now()
     findings = waivers.apply(findings, lock.waivers, today)

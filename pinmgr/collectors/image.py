@@ -76,8 +76,9 @@ class _Entry:
 class ImageTree:
     """``collectors.tree.Tree`` of an image's final filesystem, built by applying its layers."""
 
-    def __init__(self, label: str, spool: Path) -> None:
+    def __init__(self, label: str, spool: Path, keep: tuple[str, ...] = ()) -> None:
         self.label = label
+        self._keep = keep
         self._spool = spool
         self._entries: dict[str, _Entry] = {}
         self._children: dict[str, list[str]] | None = None
@@ -216,13 +217,23 @@ class ImageTree:
             added[key] = _Entry("dir")
         elif member.isreg():
             entry = _Entry("file")
-            if _is_interesting(key):
+            if _is_interesting(key) or self._wanted(key):
                 handle = tar.extractfile(member)
                 if handle is not None:
                     entry.blob = self._spool_blob(handle)
             added[key] = entry
         else:
             added[key] = _Entry("other")
+
+    def _wanted(self, key: str) -> bool:
+        """Files of the host's applications: git's HEAD and refs, a revision file."""
+        for prefix in self._keep:
+            if key == prefix:
+                return True
+            if key.startswith(f"{prefix}/.git"):
+                rest = key[len(prefix) + 5 :]
+                return rest in ("", "/HEAD", "/commondir", "/packed-refs") or "/refs/" in rest
+        return False
 
     def _spool_blob(self, handle: IO[bytes]) -> str:
         self._blobs += 1
@@ -437,7 +448,13 @@ def read_image(host: Host) -> HostSnapshot:
     path = Path(host.path or "")
     label = host.path or "(no path)"
     with tempfile.TemporaryDirectory(prefix="pinmgr-image-") as spool:
-        tree = ImageTree(label, Path(spool))
+        keep = tuple(
+            p.strip("/")
+            for app in host.apps
+            for p in (app.path, f"{app.path.rstrip('/')}/{app.file}" if app.file else "")
+            if p.strip("/")
+        )
+        tree = ImageTree(label, Path(spool), keep)
         if not host.path or not path.exists():
             raise tree._fail("no such file or directory")
         source = _Source(path, tree)

@@ -23,6 +23,7 @@ from pinmgr.collectors.dpkg_status import dpkg_lines
 from pinmgr.collectors.errors import CollectFailed
 from pinmgr.collectors.parsers import ProbeIncomplete, parse_probe
 from pinmgr.collectors.probe import (
+    APP_PREFIX,
     MARKER,
     PIP_PREFIX,
     RPM_FORMAT,
@@ -31,7 +32,7 @@ from pinmgr.collectors.probe import (
     SECTION_RPM,
     new_nonce,
 )
-from pinmgr.model import FailureKind, Host, HostSnapshot
+from pinmgr.model import AppSource, FailureKind, Host, HostSnapshot
 
 MAX_LINKS = 40
 """Symlinks followed for one path before giving up (Linux's own limit)."""
@@ -141,11 +142,52 @@ def snapshot_of(tree: Tree, host: Host) -> HostSnapshot:
         section(SECTION_RPM, rpm)
     for index, entry in enumerate(host.pip):
         section(f"{PIP_PREFIX}{index}", list(_pip_lines(tree, entry)))
+    for index, app in enumerate(host.apps):
+        if app.source is AppSource.GIT:
+            section(f"{APP_PREFIX}{index}", _git_head(tree, app.path))
+        elif app.source is AppSource.FILE:
+            line = _first_line(tree, f"{app.path.rstrip('/')}/{app.file}")
+            section(f"{APP_PREFIX}{index}", ["absent"] if line is None else [f"file\t{line}"])
     out.append(f"{MARKER} {nonce} done")
     try:
         return parse_probe(host, ("\n".join(out) + "\n").encode(), nonce)
     except ProbeIncomplete as exc:
         raise CollectFailed(FailureKind.INCOMPLETE, exc.reason, warnings=exc.warnings) from exc
+
+
+def _first_line(tree: Tree, path: str) -> str | None:
+    data = read_file(tree, path, 1024 * 1024)
+    if data is None:
+        return None
+    lines = _text(data).splitlines()
+    return lines[0] if lines else ""
+
+
+def _git_head(tree: Tree, path: str) -> list[str]:
+    """The lines ``probe.GIT_HEAD`` prints for the checkout at ``path``, read from the tree."""
+    git = f"{path.rstrip('/')}/.git"
+    pointer = _first_line(tree, git)
+    if pointer is not None:  # a worktree: .git is a file naming the git dir
+        target = pointer.removeprefix("gitdir: ")
+        git = target if target.startswith("/") else f"{path.rstrip('/')}/{target}"
+    head = _first_line(tree, f"{git}/HEAD")
+    if head is None:
+        return ["absent"]
+    out = [f"head\t{head}"]
+    common = git
+    if (shared := _first_line(tree, f"{git}/commondir")) is not None:
+        common = shared if shared.startswith("/") else f"{git}/{shared}"
+    if not head.startswith("ref: "):
+        return out
+    ref = head[5:]
+    for base in (git, common):
+        if (value := _first_line(tree, f"{base}/{ref}")) is not None:
+            return [*out, f"ref\t{value}"]
+    packed = read_file(tree, f"{common}/packed-refs", 64 * 1024 * 1024)
+    for line in _text(packed or b"").splitlines():
+        if line.endswith(f" {ref}"):
+            return [*out, f"packed\t{line.split(' ', 1)[0]}"]
+    return out
 
 
 def _text(data: bytes) -> str:
