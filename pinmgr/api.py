@@ -17,6 +17,7 @@ from pinmgr.collectors.base import Transport
 from pinmgr.collectors.pool import DEFAULT_JOBS
 from pinmgr.diff import consistency, installable, waivers
 from pinmgr.diff import report as report_mod
+from pinmgr.diff.apps import app_findings
 from pinmgr.diff.check import CollectResult
 from pinmgr.diff.check import check as check_findings
 from pinmgr.diff.envdiff import DiffRow, envdiff
@@ -91,6 +92,9 @@ class CheckOptions:
     # A host loaded with a caveat (ssh_config's StrictHostKeyChecking no, never obeyed) is
     # passed here; it stays a warning with ``strict`` (nothing was left out).
     on_inventory_warning: Callable[[HostWarning], None] | None = None
+    # Container images to check instead of the inventory (``check --image``): one host each,
+    # in environment "image", with ``roles`` as their roles.
+    images: tuple[str, ...] = ()
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
@@ -115,6 +119,8 @@ def read_inventory_with_problems(
     path: str | Path | None, options: CheckOptions = CheckOptions()
 ) -> LoadedInventory:
     """The inventory and the hosts its sources left out (each with why); never strict."""
+    if options.images:
+        return LoadedInventory(images_inventory(options.images, options.roles), (), ())
     p = Path(path) if path is not None else None
     if p is not None and not p.exists() and p != DEFAULT_INVENTORY:
         raise UsageError(f"{p}: no such inventory file")
@@ -143,6 +149,22 @@ def _tell(loaded: LoadedInventory, options: CheckOptions) -> None:
     if options.on_inventory_warning is not None:
         for warning in loaded.warnings:
             options.on_inventory_warning(warning)
+
+
+def images_inventory(paths: Sequence[str], roles: Sequence[str]) -> Inventory:
+    """``check --image``: each image a host of environment "image" named after its file."""
+    hosts: list[Host] = []
+    taken: set[str] = set()
+    for path in paths:
+        name = Path(path).name.split(".", 1)[0] or "image"
+        unique, n = name, 2
+        while unique in taken:
+            unique, n = f"{name}-{n}", n + 1
+        taken.add(unique)
+        hosts.append(
+            Host(unique, "image", tuple(roles), transport=TransportKind.IMAGE, path=str(path))
+        )
+    return Inventory((Environment("image", tuple(hosts)),))
 
 
 def read_inventory(path: str | Path | None, options: CheckOptions = CheckOptions()) -> Inventory:
@@ -238,7 +260,7 @@ def check(
     unknown = _unknown_roles(lock, inventory)
     if unknown:
         raise unknown[0]
-    hosts = inventory.hosts
+    hosts = with_apps(inventory.hosts, lock)
     if on_start is not None:
         on_start(len(hosts))
     results = collect(
@@ -250,6 +272,13 @@ def check(
         available=available_query(lock) if options.installable else None,
     )
     return report_for(lock, results, options, environments=[e.name for e in inventory.environments])
+
+
+def with_apps(hosts: Sequence[Host], lock: Lockfile) -> tuple[Host, ...]:
+    """Each host with the applications its roles deploy, for the probe to read."""
+    if not lock.apps:
+        return tuple(hosts)
+    return tuple(replace(h, apps=lock.apps_for(h.roles)) for h in hosts)
 
 
 def available_query(lock: Lockfile) -> AvailableFor:
@@ -272,7 +301,7 @@ def collect(
     from pinmgr.collectors.pool import collect_all, make_transport_factory
 
     # paramiko (~0.1 s to import) is loaded only when some host is reached over SSH.
-    remote = any(h.transport is not TransportKind.LOCAL for h in hosts)
+    remote = any(h.transport in (TransportKind.SSH, TransportKind.OPENSSH) for h in hosts)
     factory = transport_factory or _with_transport(
         make_transport_factory(ssh_options=ssh_options(options) if remote else None),
         options.transport,
@@ -294,7 +323,7 @@ def _with_transport(factory: TransportFactory, kind: TransportKind | None) -> Tr
         return factory
 
     def override(host: Host) -> Transport:
-        if host.transport is TransportKind.LOCAL:
+        if host.transport is TransportKind.LOCAL or host.transport.is_offline:
             return factory(host)
         return factory(replace(host, transport=kind))
 
@@ -325,8 +354,13 @@ def report_for(
     snaps = [r for r in results if isinstance(r, HostSnapshot)]
     if options.installable:
         findings += installable.not_installable(lock, snaps)
+    if lock.apps:  # revisions are judged by diff.apps alone, never as unpinned packages
+        findings = [f for f in findings if f.ecosystem is not Ecosystem.APP]
+    findings += app_findings(lock, snaps)
     if options.consistency:
-        findings += consistency.inconsistencies(snaps, lock)
+        findings += [
+            f for f in consistency.inconsistencies(snaps, lock) if f.ecosystem is not Ecosystem.APP
+        ]
         findings += consistency.mixed_os(snaps)
     today = options.today_or_now()
     findings = waivers.apply(findings, lock.waivers, today)

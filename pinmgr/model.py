@@ -26,6 +26,35 @@ class Ecosystem(str, Enum):
     DEB = "deb"
     RPM = "rpm"
     PIP = "pip"
+    # A deployed application's revision (lockfile ``apps``): no order, only equal or not.
+    APP = "app"
+
+
+class AppSource(str, Enum):
+    """What identifies a deployed application's revision on a host."""
+
+    GIT = "git"  # a checkout: HEAD resolved from .git files, no git needed on the host
+    FILE = "file"  # the first line of a file (REVISION, VERSION) in the deploy directory
+    PACKAGE = "package"  # the installed version of a package (deb, rpm or pip)
+
+
+@dataclass(frozen=True, slots=True)
+class AppPin:
+    """One application of a role (lockfile ``[roles.<role>.apps.<name>]``).
+
+    ``revision``: the one allowed (a git commit may be given by a prefix of 7+ characters);
+    empty when ``same`` asks only that every checked host runs the same revision.
+    """
+
+    role: str
+    name: str
+    path: str
+    source: AppSource
+    revision: str = ""
+    same: bool = False
+    file: str = ""  # FILE: relative to ``path``
+    package: str = ""  # PACKAGE: the package whose installed version is the revision
+    location: Location | None = None
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -114,6 +143,17 @@ class Lockfile:
     waivers: tuple[Waiver, ...] = ()
     # OS releases declared per role (a release with no pins can still be declared supported).
     releases: tuple[tuple[str, str], ...] = ()
+    # Deployed applications per role, whatever the release.
+    apps: tuple[AppPin, ...] = ()
+
+    def apps_for(self, roles: tuple[str, ...]) -> tuple[AppPin, ...]:
+        """The applications of any of ``roles``, each name once (first role wins)."""
+        seen: dict[str, AppPin] = {}
+        for role in roles:
+            for app in self.apps:
+                if app.role == role:
+                    seen.setdefault(app.name, app)
+        return tuple(seen.values())
 
     # ``releases_for`` / ``pins_for`` answers, kept on the instance (in its __dict__, not
     # fields: not in eq, hash or repr): a fleet check asks them once per host, and each
@@ -149,6 +189,14 @@ class TransportKind(str, Enum):
     LOCAL = "local"
     SSH = "ssh"
     OPENSSH = "openssh"
+    # Offline trees, read without running anything from them (collectors.tree):
+    IMAGE = "image"  # an OCI layout / OCI archive / docker-save tarball
+    ROOTFS = "rootfs"  # an unpacked root filesystem (mounted cloud image, chroot, debootstrap)
+
+    @property
+    def is_offline(self) -> bool:
+        """A file tree rather than a machine: no connection, no shell, nothing executed."""
+        return self in (TransportKind.IMAGE, TransportKind.ROOTFS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +217,10 @@ class Host:
     source: Location | None = None
     # What OpenSSH's config makes of this host (inventory.openssh): every transport reads it.
     route: SshRoute | None = None
+    # transport image / rootfs: the image file or directory, or the root of the tree.
+    path: str | None = None
+    # Applications whose revision the probe reads (the lockfile's, for this host's roles).
+    apps: tuple[AppPin, ...] = ()
 
     @property
     def role(self) -> str:

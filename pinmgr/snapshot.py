@@ -110,9 +110,12 @@ def _host_document(saved: SavedResult) -> dict[str, Any]:
         if result.os_release
         else None
     )
-    packages: dict[str, list[dict[str, str]]] = {e.value: [] for e in Ecosystem}
+    # deb, rpm and pip always (empty lists too); app revisions only when some were read.
+    packages: dict[str, list[dict[str, str]]] = {
+        e.value: [] for e in Ecosystem if e is not Ecosystem.APP
+    }
     for pkg in result.packages:
-        packages[pkg.ecosystem.value].append(_package(pkg))
+        packages.setdefault(pkg.ecosystem.value, []).append(_package(pkg))
     doc["packages"] = packages
     doc["warnings"] = list(result.warnings)
     return doc

@@ -71,6 +71,16 @@ RoleOpt = Annotated[
     list[str] | None,
     typer.Option("--role", "-r", metavar="ROLE", help="Only hosts with this role (repeatable)."),
 ]
+ImageOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--image",
+        metavar="PATH",
+        help="Check this container image instead of the inventory's hosts (repeatable): an "
+        "OCI layout directory, an OCI archive or a docker/podman save tarball, read without a "
+        "container engine. Needs --role: the role whose pins the image must hold.",
+    ),
+]
 JobsOpt = Annotated[
     int,
     typer.Option("--jobs", "-j", min=1, max=512, metavar="N", help="Hosts collected in parallel."),
@@ -327,6 +337,7 @@ def _collect_options(
     installable: bool = False,
     transport: str | None = None,
     strict: bool = False,
+    image: list[Path] | None = None,
 ) -> CheckOptions:
     from pinmgr import api
     from pinmgr.model import TransportKind
@@ -353,6 +364,7 @@ def _collect_options(
         installable=installable,
         transport=kind,
         strict=strict,
+        images=tuple(str(p) for p in image or ()),
         on_inventory_problem=inventory_problem_printer(strict=strict),
         on_inventory_warning=inventory_warning,
     )
@@ -425,6 +437,7 @@ def check(
     quiet: QuietOpt = False,
     snapshot: SnapshotOpt = None,
     max_age: MaxAgeOpt = None,
+    image: ImageOpt = None,
     no_ok: Annotated[
         bool,
         typer.Option(
@@ -449,6 +462,7 @@ def check(
       pinmgr check --env production --role db --accept-new
       pinmgr check --installable            # also: are the pinned versions still offered?
       pinmgr check --snapshot fleet.json.gz --max-age 24h   # saved data, no SSH
+      pinmgr check --image app.tar --role app                 # a docker save tarball
     """
     from pinmgr import api
     from pinmgr.diff.exitcode import FailOn, exit_code
@@ -474,7 +488,10 @@ def check(
         installable=installable,
         transport=transport,
         strict=strict,
+        image=image,
     )
+    if image and not role:
+        raise typer.BadParameter("needs --role R: the role whose pins the image must hold")
     report = check_report(
         lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
     )

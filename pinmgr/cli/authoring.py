@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -40,8 +41,18 @@ from pinmgr.model import SHARED_ROLE, Ecosystem
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show the change; write nothing.")]
+
+
+class PackageEcosystem(str, Enum):
+    """The ecosystems ``pin``/``unpin`` write (applications have their own ``apps`` tables)."""
+
+    DEB = "deb"
+    RPM = "rpm"
+    PIP = "pip"
+
+
 EcosystemOpt = Annotated[
-    Ecosystem, typer.Option("--ecosystem", "-E", help="Ecosystem of the packages.")
+    PackageEcosystem, typer.Option("--ecosystem", "-E", help="Ecosystem of the packages.")
 ]
 OsOpt = Annotated[
     str,
@@ -139,7 +150,7 @@ def pin(
             "does not have is asked about, or refused without a terminal).",
         ),
     ] = False,
-    ecosystem: EcosystemOpt = Ecosystem.DEB,
+    ecosystem: EcosystemOpt = PackageEcosystem.DEB,
     lockfile: LockfileOpt = DEFAULT_LOCKFILE,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
@@ -160,7 +171,7 @@ def pin(
     pins = [_split_pin(s) for s in specs]
     if not _known_role_or_confirmed(Path(lockfile), target, new_role=new_role):
         return
-    change = authoring.plan_pin(lockfile, target, os_release, ecosystem, pins)
+    change = authoring.plan_pin(lockfile, target, os_release, Ecosystem(ecosystem.value), pins)
     _finish(change, yes=yes, dry_run=dry_run)
 
 
@@ -170,7 +181,7 @@ def unpin(
     os_release: OsOpt,
     role: Annotated[str | None, typer.Option("--role", "-r", metavar="ROLE")] = None,
     shared: SharedOpt = False,
-    ecosystem: EcosystemOpt = Ecosystem.DEB,
+    ecosystem: EcosystemOpt = PackageEcosystem.DEB,
     lockfile: LockfileOpt = DEFAULT_LOCKFILE,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
@@ -178,7 +189,9 @@ def unpin(
     """Remove pins. The release table stays, so the release is still declared for the role."""
     from pinmgr import authoring
 
-    change = authoring.plan_unpin(lockfile, _role(role, shared), os_release, ecosystem, packages)
+    change = authoring.plan_unpin(
+        lockfile, _role(role, shared), os_release, Ecosystem(ecosystem.value), packages
+    )
     _finish(change, yes=yes, dry_run=dry_run)
 
 

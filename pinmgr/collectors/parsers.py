@@ -27,6 +27,7 @@ from packaging.utils import canonicalize_name
 from pinmgr.collectors import available as available_mod
 from pinmgr.collectors.available import AvailableQuery
 from pinmgr.collectors.probe import (
+    APP_PREFIX,
     MARKER,
     PIP_PREFIX,
     SECTION_DPKG,
@@ -35,6 +36,8 @@ from pinmgr.collectors.probe import (
     SECTION_RPM,
 )
 from pinmgr.model import (
+    AppPin,
+    AppSource,
     AvailableVersions,
     Ecosystem,
     Host,
@@ -43,6 +46,7 @@ from pinmgr.model import (
     OsRelease,
     PackageState,
 )
+from pinmgr.versions.text import MAX_VERSION_CHARS, problem
 
 MAX_WARNINGS = 100
 """A hostile or broken host cannot flood the report: later warnings are counted, not kept."""
@@ -364,6 +368,68 @@ def _package_order(p: InstalledPackage) -> tuple[str, str, str, str, str, str]:
     return (p.ecosystem, p.name, p.version, p.arch, p.state, p.origin)
 
 
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def app_revision(lines: list[str], app: AppPin) -> tuple[str | None, str]:
+    """(revision or None, why not) from an ``app:<i>`` section (``probe.GIT_HEAD`` lines).
+
+    A git HEAD is a commit id (SHA-1 or SHA-256) when detached, else ``ref: refs/...`` whose
+    commit comes from the loose ref or ``packed-refs``; anything else is no revision.
+    """
+    fields = dict(line.split("\t", 1) for line in lines if "\t" in line)
+    if app.source is AppSource.FILE:
+        value = fields.get("file", "").strip()
+        if not value:
+            return None, f"no revision in {app.path.rstrip('/')}/{app.file}"
+        if problem(value, MAX_VERSION_CHARS) is not None or " " in value:
+            return None, f"{app.file}: not a revision ({escape_text(value, 60)})"
+        return value, ""
+    head = fields.get("head")
+    if head is None:
+        return None, f"no git checkout at {app.path}"
+    if _COMMIT_ID.fullmatch(head):
+        return head, ""
+    if not head.startswith("ref: "):
+        return None, f"{app.path}: .git/HEAD is neither a commit nor a ref"
+    commit = fields.get("ref") or fields.get("packed")
+    if commit is None:
+        return None, f"{app.path}: {escape_text(head[5:], 80)} has no commit (empty repository?)"
+    if not _COMMIT_ID.fullmatch(commit):
+        return None, f"{app.path}: {escape_text(head[5:], 80)} does not hold a commit id"
+    return commit, ""
+
+
+def _apps(
+    host: Host, by_name: dict[str, _Section], packages: list[InstalledPackage], warn: _Warnings
+) -> list[InstalledPackage]:
+    """The revision of each of the host's applications, as ``app`` packages."""
+    found: list[InstalledPackage] = []
+    for index, app in enumerate(host.apps):
+        if app.source is AppSource.PACKAGE:
+            pkg = next((p for p in packages if p.name == app.package), None)
+            if pkg is not None:
+                found.append(
+                    InstalledPackage(
+                        Ecosystem.APP,
+                        app.name,
+                        pkg.version,
+                        origin=f"{pkg.ecosystem.value} {pkg.name}",
+                    )
+                )
+            continue
+        section = by_name.get(f"{APP_PREFIX}{index}")
+        if section is None:
+            continue
+        revision, why = app_revision(section.lines, app)
+        if revision is None:
+            if "absent" not in section.lines:
+                warn.add(f"app {escape_text(app.name)}: {why}")
+            continue
+        found.append(InstalledPackage(Ecosystem.APP, app.name, revision, origin=app.path))
+    return found
+
+
 def _section_label(host: Host, name: str) -> str:
     """How a reason names a section: pip sections by the inventory's path, not the index."""
     if name.startswith(PIP_PREFIX):
@@ -455,6 +521,8 @@ def parse_probe(
             and int(name[len(PIP_PREFIX) :]) < len(host.pip)
         ):
             packages += parse_pip(section.lines, host.pip[int(name[len(PIP_PREFIX) :])], warn)
+        elif name.startswith(APP_PREFIX):
+            pass  # after the packages: a package-sourced application needs them (_apps)
         elif name in available_mod.SECTIONS and available is not None:
             found, notes = available_mod.parse_section(name, section.lines, section.rc, available)
             offered += found
@@ -462,6 +530,7 @@ def parse_probe(
                 warn.add(message, bad_line)
         else:
             warn.add("unknown probe section", name)
+    packages += _apps(host, by_name, packages, warn)
     if done:  # cut short, the missing sections are already explained
         expected = [SECTION_OS_RELEASE, *(f"{PIP_PREFIX}{i}" for i in range(len(host.pip)))]
         for name in expected:

@@ -54,8 +54,17 @@ def _load(target: str, what: str) -> Any:
         raise CollectFailed(FailureKind.COLLECT_ERROR, f"{what} unavailable: {exc}") from exc
 
 
+OFFLINE_READERS: dict[TransportKind, str] = {
+    TransportKind.IMAGE: "pinmgr.collectors.image:read_image",
+    TransportKind.ROOTFS: "pinmgr.collectors.rootfs:read_rootfs",
+}
+"""Trees read in-process instead of through a transport (``collectors.tree``)."""
+
+
 def load_transport_class(kind: TransportKind) -> Any:
     """Import the transport class registered for ``kind``; CollectFailed if unavailable."""
+    if kind not in TRANSPORTS:
+        raise CollectFailed(FailureKind.COLLECT_ERROR, f"{kind.value}: read, not connected to")
     return _load(TRANSPORTS[kind], f"{kind.value} transport")
 
 
@@ -85,6 +94,8 @@ def make_transport_factory(
                 transport: Transport = cls(host, max_bytes=max_bytes)
             case TransportKind.SSH | TransportKind.OPENSSH:
                 transport = cls(host, ssh_opts())
+            case TransportKind.IMAGE | TransportKind.ROOTFS:
+                raise CollectFailed(FailureKind.COLLECT_ERROR, "a file tree has no transport")
             case _:
                 assert_never(host.transport)
         return transport
@@ -101,6 +112,12 @@ def _collect_once(
     host: Host, factory: TransportFactory, timeout: float, available: AvailableFor | None = None
 ) -> tuple[Result, bool]:
     """One attempt; the flag says whether the failure is worth a retry."""
+    if host.transport.is_offline:
+        try:
+            reader = _load(OFFLINE_READERS[host.transport], f"{host.transport.value} reader")
+            return reader(host), False
+        except Exception as exc:
+            return failure_from(host, exc), False
     try:
         transport = factory(host)
         query = available(host) if available is not None else None

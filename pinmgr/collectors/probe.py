@@ -13,7 +13,7 @@ import secrets
 import shlex
 
 from pinmgr.collectors.available import AvailableQuery, probe_lines
-from pinmgr.model import Host
+from pinmgr.model import AppSource, Host
 
 MARKER = "@@pinmgr"
 """First word of every marker line: ``@@pinmgr <nonce> begin <section>``."""
@@ -24,6 +24,35 @@ SECTION_DPKG = "dpkg"
 SECTION_RPM = "rpm"
 PIP_PREFIX = "pip:"
 """pip sections are ``pip:<index into Host.pip>``: inventory paths never appear in markers."""
+APP_PREFIX = "app:"
+"""Application sections are ``app:<index into Host.apps>`` (git and file sources only)."""
+
+# A git checkout's HEAD read with the shell alone (no git on the host): HEAD of the git dir (a
+# worktree's ``.git`` file names it), then the ref it names, loose first, then packed-refs
+# (refs live in the common dir of a linked worktree). Prints ``head``/``ref``/``packed`` lines,
+# or ``absent``; the parser resolves them (collectors.parsers.app_revision).
+GIT_HEAD = [
+    "git_head() {",
+    '  g="$1/.git"',
+    '  if [ -f "$g" ]; then IFS= read -r l < "$g" || :; g=${l#gitdir: };'
+    ' case $g in /*) ;; *) g="$1/$g";; esac; fi',
+    "  if [ ! -r \"$g/HEAD\" ]; then printf 'absent\\n'; return 0; fi",
+    '  IFS= read -r h < "$g/HEAD" || :; printf \'head\\t%s\\n\' "$h"; c=$g',
+    '  if [ -r "$g/commondir" ]; then IFS= read -r x < "$g/commondir" || :;'
+    ' case $x in /*) c=$x;; *) c="$g/$x";; esac; fi',
+    "  case $h in 'ref: '*) r=${h#ref: }",
+    '    for d in "$g" "$c"; do if [ -r "$d/$r" ] && [ -f "$d/$r" ]; then',
+    '      IFS= read -r v < "$d/$r" || :; printf \'ref\\t%s\\n\' "$v"; return 0; fi; done',
+    '    if [ -r "$c/packed-refs" ]; then while IFS= read -r l || [ -n "$l" ]; do',
+    '      case $l in *" $r") printf \'packed\\t%s\\n\' "${l%% *}"; return 0;; esac',
+    '    done < "$c/packed-refs"; fi;;',
+    "  esac",
+    "}",
+    "first_line() {",
+    '  if [ -r "$1" ] && [ -f "$1" ]; then IFS= read -r v < "$1" || :;'
+    " printf 'file\\t%s\\n' \"$v\"; else printf 'absent\\n'; fi",
+    "}",
+]
 
 DPKG_FORMAT = r"${binary:Package}\t${Version}\t${db:Status-Abbrev}\t${Architecture}\n"
 RPM_FORMAT = r"%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n"
@@ -221,6 +250,16 @@ def build_probe(host: Host, nonce: str, available: AvailableQuery | None = None)
             "fi",
             f"e {section} $?",
         ]
+    readable = [(i, app) for i, app in enumerate(host.apps) if app.source is not AppSource.PACKAGE]
+    if readable:
+        lines += GIT_HEAD
+    for index, app in readable:
+        section = f"{APP_PREFIX}{index}"
+        if app.source is AppSource.GIT:
+            lines.append(f"b {section}; git_head {shlex.quote(app.path)}; e {section} $?")
+        else:
+            target = shlex.quote(f"{app.path.rstrip('/')}/{app.file}")
+            lines.append(f"b {section}; first_line {target}; e {section} $?")
     if available:
         lines += probe_lines(available)
     lines.append("""printf '%s done\\n' "$m\"""")

@@ -105,7 +105,7 @@ def emit_playbook(
     pins = _Pins(lockfile)
     for finding in report.findings:
         eco = finding.ecosystem
-        if eco is None:
+        if eco is None or finding.ecosystem is Ecosystem.APP:  # apps are deployed, not installed
             continue
         if finding.kind is FindingKind.OK:
             key = (finding.host, eco, _pip_target_of(finding), finding.package)
@@ -144,6 +144,8 @@ def emit_playbook(
             case Ecosystem.PIP:
                 assert target is not None
                 table = host.pip.setdefault(target, {})
+            case Ecosystem.APP:
+                continue
             case _:
                 assert_never(eco)
         table[package] = version

@@ -168,7 +168,7 @@ def load_with_problems(
             quiet.update(id(h) for h in result.hosts)
 
     config = None
-    if any(resolvable and h.transport is not TransportKind.LOCAL for h, resolvable in found):
+    if any(resolvable and _connects(h) for h, resolvable in found):
         try:
             config = openssh.read_config(_user_ssh_config(ssh_config, where))
         except InventoryError as exc:
@@ -207,6 +207,11 @@ def load_with_problems(
         tuple(Environment(name, tuple(named.values())) for name, named in by_env.items())
     )
     return LoadedInventory(inventory, tuple(left_out), tuple(warnings))
+
+
+def _connects(host: Host) -> bool:
+    """Reached over SSH (so OpenSSH's config says how), not this machine or a file tree."""
+    return host.transport in (TransportKind.SSH, TransportKind.OPENSSH)
 
 
 def _known(what: str, unknown: str, known: Sequence[str]) -> UsageError:

@@ -36,6 +36,9 @@ def host_row(host: Host) -> dict[str, Any]:
         "ssh_config": None,
         "source": str(host.source) if host.source else None,
     }
+    if host.transport.is_offline:
+        row["address"] = host.path
+        return row
     if host.transport is TransportKind.LOCAL:
         return row
     if route is None:  # not resolved (a library caller's hand-made host)

@@ -24,7 +24,7 @@ SCHEMA = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
 # Connection settings an environment may set once for all its hosts.
 _INHERITED = ("transport", "user", "port", "key", "proxy_jump", "roles", "pip")
-_HOST_KEYS = frozenset((*_INHERITED, "address"))
+_HOST_KEYS = frozenset((*_INHERITED, "address", "path"))
 _ENV_KEYS = frozenset((*_INHERITED, "hosts"))
 _SSH_ONLY = ("address", "user", "port", "key", "proxy_jump")
 
@@ -231,11 +231,13 @@ def _fields(check: _Checker, table: Mapping[str, Any], *where: str | int) -> dic
             out["transport"] = TransportKind(table["transport"])
         except ValueError:
             check.problem(
-                f"transport must be 'local' or 'ssh' or 'openssh', not {table['transport']!r}",
+                "transport must be one of "
+                + ", ".join(repr(t.value) for t in TransportKind)
+                + f", not {table['transport']!r}",
                 *where,
                 "transport",
             )
-    for key in ("address", "user", "key", "proxy_jump"):
+    for key in ("address", "user", "key", "proxy_jump", "path"):
         if key in table:
             value = check.want_str(table[key], key, *where, key)
             if value is not None:
@@ -278,6 +280,24 @@ def _parse_host(
                 )
         # Inherited SSH settings do not apply to this machine.
         merged = {k: v for k, v in merged.items() if k not in _SSH_ONLY}
+    if transport.is_offline:
+        for key in _SSH_ONLY:
+            if key in own:
+                check.problem(
+                    f"{key!r} makes no sense for a host with transport {transport.value!r}",
+                    *where,
+                    key,
+                )
+        merged = {k: v for k, v in merged.items() if k not in _SSH_ONLY}
+        if "path" not in own:
+            what = "image file or directory" if transport is TransportKind.IMAGE else "root dir"
+            check.problem(f"host {name!r} needs path = <{what}>", *where)
+    elif "path" in own:
+        check.problem(
+            f"'path' is for hosts with transport 'image' or 'rootfs', not {transport.value!r}",
+            *where,
+            "path",
+        )
     roles: tuple[str, ...] = merged.get("roles", ())
     if not roles and "roles" not in table:
         check.problem(f'host {name!r} has no roles (give it roles = ["app"])', *where)
@@ -298,6 +318,7 @@ def _parse_host(
         proxy_jump=merged.get("proxy_jump"),
         pip=merged.get("pip", ()),
         source=check.where.at(*where),
+        path=resolve_path(merged["path"], base) if merged.get("path") else None,
     )
 
 

@@ -77,7 +77,7 @@ def resolve(host: Host, config: str | Path | SshConfig | None) -> Host:
     cannot place raises ``InventoryError`` (``HostProblem`` when the config is fine but ssh
     would do what pinmgr cannot, e.g. Match exec or DNS canonicalisation).
     """
-    if host.transport is TransportKind.LOCAL:
+    if host.transport is TransportKind.LOCAL or host.transport.is_offline:
         return host
     cfg = _config(config)
     alias = host.address or host.name

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
+from pinmgr import versions
 from pinmgr.errors import LockfileError, VersionError
 from pinmgr.lockfile.positions import KeyPath, Positions, scan
-from pinmgr.model import SHARED_ROLE, Ecosystem, Location, Lockfile, Pin, Waiver
+from pinmgr.model import SHARED_ROLE, AppPin, AppSource, Ecosystem, Location, Lockfile, Pin, Waiver
 from pinmgr.versions.names import name_problem
 from pinmgr.versions.policy import parse_policy
 from pinmgr.versions.text import MAX_NAME_CHARS, problem, shown
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("schema", "shared", "roles", "waivers")
 WAIVER_KEYS = ("package", "ecosystem", "role", "env", "host", "reason", "expires")
-ECOSYSTEMS = tuple(e.value for e in Ecosystem)
+ECOSYSTEMS = tuple(e.value for e in Ecosystem if e is not Ecosystem.APP)  # apps: own table
+APP_KEYS = ("path", "source", "revision", "same", "file", "package")
 
 # ID-VERSION_ID from /etc/os-release: both lowercase; VERSION_ID starts with a digit.
 OS_RELEASE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*-[0-9][a-z0-9._]*$")
@@ -211,6 +213,7 @@ class _Checker:
         self.waivers: list[Waiver] = []
         self.waiver_indices: list[int] = []
         self.releases: list[tuple[str, str]] = []
+        self.apps: list[AppPin] = []
 
     def at_key(self, path: KeyPath) -> Location:
         line, col = self.positions.key(path)
@@ -276,6 +279,7 @@ class _Checker:
             pins=tuple(self.pins),
             waivers=tuple(self.waivers),
             releases=tuple(self.releases),
+            apps=tuple(self.apps),
         )
 
     def role(self, role: str, releases: object) -> None:
@@ -290,7 +294,88 @@ class _Checker:
         self.roles.append(role)
         table = self.table(releases, path, "OS release -> ecosystem -> pins")
         for release, pins in (table or {}).items():
-            self.release(role, release, pins, (*path, release))
+            if release == "apps":
+                self.app_table(role, pins, (*path, "apps"))
+            else:
+                self.release(role, release, pins, (*path, release))
+
+    def app_table(self, role: str, apps: object, path: KeyPath) -> None:
+        table = self.table(apps, path, "application name -> path, source, revision")
+        for name, spec in (table or {}).items():
+            app = self.app(role, name, spec, (*path, name))
+            if app is not None:
+                self.apps.append(app)
+
+    def app(self, role: str, name: str, spec: object, path: KeyPath) -> AppPin | None:
+        bad_name = name_problem(Ecosystem.APP, name)
+        if bad_name is not None:
+            self.problem(bad_name.replace("app package", "application"), self.at_key(path))
+            return None
+        table = self.table(spec, path, "path, source, revision or same")
+        if table is None:
+            return None
+        before = len(self.problems)
+        for key in table:
+            if key not in APP_KEYS:
+                self.problem(
+                    f"unknown key {key!r} for application {name} (expected one of "
+                    f"{', '.join(APP_KEYS)}){_suggest(key, APP_KEYS)}",
+                    self.at_key((*path, key)),
+                )
+        text = {k: v for k, v in table.items() if isinstance(v, str)}
+        for key in ("path", "source", "revision", "file", "package"):
+            if key in table and key not in text:
+                where = self.at_value((*path, key))
+                self.problem(f"{name}: {key} must be a string, got {_kind(table[key])}", where)
+        raw_source = text.get("source", "git")
+        try:
+            source = AppSource(raw_source)
+        except ValueError:
+            choices = ", ".join(s.value for s in AppSource)
+            self.problem(
+                f"{name}: source must be one of {choices}, not {raw_source!r}",
+                self.at_value((*path, "source")),
+            )
+            return None
+        same = table.get("same", False)
+        if not isinstance(same, bool):
+            self.problem(f"{name}: same must be true or false", self.at_value((*path, "same")))
+            same = False
+        revision = text.get("revision", "")
+        if bool(revision) == bool(same):
+            self.problem(
+                f'{name}: give either revision = "<commit or label>" or same = true '
+                "(the same revision in every environment)",
+                self.at_key(path),
+            )
+        if revision:
+            try:
+                versions.validate(Ecosystem.APP, revision)
+            except VersionError as exc:
+                self.problem(f"{name}: {exc.message}", self.at_value((*path, "revision")))
+        app_path = text.get("path", "")
+        if source is not AppSource.PACKAGE and not app_path.startswith("/"):
+            self.problem(
+                f"{name}: path must be the absolute deploy directory on the host",
+                self.at_value((*path, "path")) if "path" in table else self.at_key(path),
+            )
+        file = text.get("file", "REVISION" if source is AppSource.FILE else "")
+        if source is not AppSource.FILE and "file" in table:
+            self.problem(f'{name}: file is only for source = "file"', self.at_key((*path, "file")))
+        if file and (file.startswith("/") or ".." in file.split("/") or "\n" in file):
+            self.problem(
+                f"{name}: file must be a path inside the deploy directory",
+                self.at_value((*path, "file")),
+            )
+        package = text.get("package", name if source is AppSource.PACKAGE else "")
+        if source is not AppSource.PACKAGE and "package" in table:
+            where = self.at_key((*path, "package"))
+            self.problem(f'{name}: package is only for source = "package"', where)
+        if len(self.problems) > before:
+            return None
+        return AppPin(
+            role, name, app_path, source, revision, same, file, package, self.at_key(path)
+        )
 
     def release(self, role: str, release: str, ecosystems: object, path: KeyPath) -> None:
         if not OS_RELEASE_RE.fullmatch(release):

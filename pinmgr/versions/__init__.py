@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pinmgr.errors import VersionError
 from pinmgr.model import Ecosystem, assert_never
-from pinmgr.versions import deb, pep440, rpm
+from pinmgr.versions import deb, pep440, revision, rpm
 from pinmgr.versions.base import SortKey, VersionScheme
 
 __all__ = [
@@ -41,6 +41,8 @@ def scheme(ecosystem: Ecosystem | str) -> VersionScheme:
             return rpm
         case Ecosystem.PIP:
             return pep440
+        case Ecosystem.APP:
+            return revision
         case _:
             return assert_never(eco)
 

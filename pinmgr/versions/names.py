@@ -15,6 +15,8 @@ PACKAGE_RES: Mapping[Ecosystem, re.Pattern[str]] = {
     Ecosystem.RPM: re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$"),
     # PEP 508 distribution name.
     Ecosystem.PIP: re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"),
+    # An application name in the lockfile (a TOML key, shown in every report).
+    Ecosystem.APP: re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
 }
 
 

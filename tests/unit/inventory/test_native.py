@@ -118,7 +118,7 @@ def test_every_problem_reported_with_its_location() -> None:
     assert got == _expected_marks(path)
     messages = [p.message for p in caught.value.problems]
     assert "unknown key 'bogus'" in messages[0]
-    assert any("transport must be 'local' or 'ssh'" in m for m in messages)
+    assert any("transport must be one of 'local', 'ssh', 'openssh'" in m for m in messages)
     assert any("'user' makes no sense for a host with transport 'local'" in m for m in messages)
     assert str(caught.value).startswith(f"{path}:3:1: unknown key 'bogus'")
 
@@ -196,3 +196,37 @@ i = 3
     assert where.at("arr", 1, "h") == Location("f.toml", 16, 3)
     assert where.at("arr", 1, "sub", "i") == Location("f.toml", 18, 1)
     assert where.at("nowhere") == Location("f.toml", 1, 1)
+
+
+def test_image_and_rootfs_hosts_take_a_path_from_the_inventory_dir() -> None:
+    text = (
+        "schema = 1\n"
+        '[environments.golden.hosts.base]\ntransport = "rootfs"\npath = "trees/base"\n'
+        'roles = ["app"]\n'
+        '[environments.images.hosts.app]\ntransport = "image"\npath = "/srv/app.tar"\n'
+        'roles = ["app"]\n'
+    )
+    inv = native.parse(text, "/x/inventory.toml")
+    golden, images = inv.environments
+    assert golden.hosts[0].transport is TransportKind.ROOTFS
+    assert golden.hosts[0].path == "/x/trees/base"
+    assert images.hosts[0].transport is TransportKind.IMAGE
+    assert images.hosts[0].path == "/srv/app.tar"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('transport = "image"\nroles = ["app"]\n', "host 'h' needs path = <image file or"),
+        ('transport = "rootfs"\nroles = ["app"]\n', "host 'h' needs path = <root dir>"),
+        (
+            'transport = "image"\npath = "a.tar"\naddress = "10.0.0.1"\nroles = ["app"]\n',
+            "'address' makes no sense for a host with transport 'image'",
+        ),
+        ('path = "a.tar"\nroles = ["app"]\n', "'path' is for hosts with transport 'image'"),
+    ],
+)
+def test_tree_host_problems(table: str, message: str) -> None:
+    with pytest.raises(InventoryError) as caught:
+        native.parse(f"schema = 1\n[environments.e.hosts.h]\n{table}", "/x/i.toml")
+    assert any(message in p.message for p in caught.value.problems), caught.value.problems

@@ -24,9 +24,19 @@ def test_bundled_lockfile_is_valid_and_shows_every_feature() -> None:
     # db declares ubuntu-24.04 with no pins of its own.
     assert "ubuntu-24.04" in lf.releases_for("db")
     assert not [p for p in lf.pins if p.role == "db" and p.os_release == "ubuntu-24.04"]
-    assert {p.ecosystem for p in lf.pins} == set(Ecosystem)
+    assert {p.ecosystem for p in lf.pins} == set(Ecosystem) - {Ecosystem.APP}
     assert {p.policy.kind for p in lf.pins} == set(PolicyKind)
     assert any(p.role == SHARED_ROLE for p in lf.pins)
+
+
+def test_commented_apps_example_is_valid_when_uncommented() -> None:
+    text = BUNDLED.read_text()
+    start = text.index("# [roles.app.apps.shop]")
+    end = text.index("# --- Waivers")
+    example = re.sub(r"(?m)^# ", "", text[start:end])
+    lf = loads(text[:start] + example + text[end:], "uncommented.toml")
+    (app,) = lf.apps
+    assert (app.role, app.name, app.path, app.revision) == ("app", "shop", "/srv/shop", "a1b2c3d")
 
 
 def test_commented_waiver_example_is_valid_when_uncommented() -> None:
