@@ -17,7 +17,9 @@ import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 
-from pinmgr.model import SHARED_ROLE, AvailableVersions, Ecosystem, Host, Lockfile
+from pinmgr.collectors import aptorigins
+from pinmgr.collectors.aptorigins import MADISON_MARK
+from pinmgr.model import SHARED_ROLE, AvailableVersions, Ecosystem, Host, Lockfile, SecurityFix
 
 SECTION_APT = "apt-available"
 SECTION_RPM = "rpm-available"
@@ -65,10 +67,12 @@ def probe_lines(query: AvailableQuery) -> list[str]:
         lines += [
             "if command -v apt-cache >/dev/null 2>&1; then",
             f"  b {SECTION_APT}",
-            # How many package indexes apt knows: 0 means no lists (never updated), which
-            # must read as "unknown", not as "nothing is installable".
-            "  printf 'sources %s\\n' \"$(apt-cache policy </dev/null 2>/dev/null"
-            " | grep -c ' Packages$')\"",
+            # The package indexes apt knows, each with its Release fields (o=, a=, n=, l=):
+            # they tell a security suite from the others (collectors.aptorigins). None at all
+            # means no lists (never updated), which must read as "unknown", not as "nothing
+            # is installable". Same processes as counting them: apt-cache policy and grep.
+            "  apt-cache policy </dev/null 2>/dev/null | grep -E ' Packages$|^ +release '",
+            f"  printf '%s\\n' {MADISON_MARK}",
             f"  apt-cache madison -- {names} </dev/null; e {SECTION_APT} $?",
             "fi",
         ]
@@ -100,8 +104,21 @@ def parse_madison(lines: Sequence[str]) -> tuple[int | None, dict[str, list[str]
 
     deb-src rows (``... Sources``) are skipped: a source package is not installable.
     """
-    sources: int | None = None
+    sources, rows, bad = madison_rows(lines)
     found: dict[str, list[str]] = {}
+    for name, version, _ in rows:
+        found.setdefault(name, []).append(version)
+    return sources, found, bad
+
+
+MadisonRow = tuple[str, str, str]
+"""(name, version, index description) of one ``apt-cache madison`` row."""
+
+
+def madison_rows(lines: Sequence[str]) -> tuple[int | None, list[MadisonRow], list[str]]:
+    """Like ``parse_madison``, keeping each row's index (``http://... bookworm/main ...``)."""
+    sources: int | None = None
+    found: list[MadisonRow] = []
     bad: list[str] = []
     for line in lines:
         if not line.strip():
@@ -116,8 +133,31 @@ def parse_madison(lines: Sequence[str]) -> tuple[int | None, dict[str, list[str]
         name, version, origin = parts
         if origin.endswith(" Sources"):
             continue
-        found.setdefault(name, []).append(version)
+        found.append((name, version, origin))
     return sources, found, bad
+
+
+def _apt_section(
+    lines: Sequence[str],
+) -> tuple[int | None, dict[str, list[str]], dict[str, list[SecurityFix]], list[str]]:
+    """The apt section -> (indexes, name -> versions, name -> security fixes, bad lines).
+
+    A section from this probe starts with ``apt-cache policy`` lines (``aptorigins``); one
+    without them (an older probe: ``sources N`` then rows) has no security answer.
+    """
+    policy, rest = aptorigins.split_section(lines)
+    sources, rows, bad = madison_rows(rest)
+    security_of: dict[str, str] = {}
+    if policy is not None:
+        indexes = aptorigins.parse_policy(policy)
+        sources, security_of, bad = indexes.count, indexes.security, [*indexes.bad, *bad]
+    found: dict[str, list[str]] = {}
+    fixes: dict[str, list[SecurityFix]] = {}
+    for name, version, origin in rows:
+        found.setdefault(name, []).append(version)
+        if (source := security_of.get(origin)) is not None:
+            fixes.setdefault(name, []).append(SecurityFix(version, source))
+    return sources, found, fixes, bad
 
 
 def parse_dnf_list(lines: Sequence[str]) -> tuple[dict[str, list[str]], list[str], bool]:
@@ -176,13 +216,15 @@ def parse_section(
         return [], [(f"{section}: output cut short; available versions unknown", None)]
     if section == SECTION_APT:
         eco = Ecosystem.DEB
-        sources, found, bad = parse_madison(lines)
+        sources, found, fixes, bad = _apt_section(lines)
         if rc != 0:
             return [], [(f"{section}: apt-cache exited with status {rc}", None)]
         if not sources:
             return [], [(f"{section}: no apt package lists (apt update never ran?)", None)]
         by_name = {_base(n): v for n, v in found.items()}
         wanted = {n: by_name.get(_base(n), []) for n in query.get(eco, ())}
+        fixes_by_name = {_base(n): v for n, v in fixes.items()}
+        security = {n: fixes_by_name.get(_base(n), []) for n in wanted}
     elif section == SECTION_RPM:
         eco = Ecosystem.RPM
         found, bad, no_match = parse_dnf_list(lines)
@@ -190,8 +232,12 @@ def parse_section(
             detail = next((ln.strip() for ln in lines if ln.strip()), None)
             return [], [(f"{section}: exited with status {rc}", detail)]
         wanted = {n: found.get(n, []) for n in query.get(eco, ())}
+        security = {}
     else:
         return [], [(f"unknown available-versions section {section}", None)]
     warnings: list[SectionWarning] = [(f"{section}: unexpected line", line) for line in bad]
-    out = [AvailableVersions(eco, name, _dedupe(v)) for name, v in sorted(wanted.items())]
+    out = [
+        AvailableVersions(eco, name, _dedupe(v), tuple(sorted(set(security.get(name, ())))))
+        for name, v in sorted(wanted.items())
+    ]
     return out, warnings
