@@ -17,13 +17,13 @@ import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 
-from pinmgr.collectors import aptorigins
+from pinmgr.collectors import aptorigins, updateinfo
 from pinmgr.collectors.aptorigins import MADISON_MARK
 from pinmgr.model import SHARED_ROLE, AvailableVersions, Ecosystem, Host, Lockfile, SecurityFix
 
 SECTION_APT = "apt-available"
 SECTION_RPM = "rpm-available"
-SECTIONS = frozenset({SECTION_APT, SECTION_RPM})
+SECTIONS = frozenset({SECTION_APT, SECTION_RPM, updateinfo.SECTION})
 
 AvailableQuery = Mapping[Ecosystem, Sequence[str]]
 """Package names to ask about, per ecosystem (deb and rpm; pip indexes are not queried)."""
@@ -87,6 +87,7 @@ def probe_lines(query: AvailableQuery) -> list[str]:
                 f" </dev/null 2>&1; e {SECTION_RPM} $?",
             ]
         lines.append("fi")
+        lines += updateinfo.probe_lines()
     return lines
 
 
@@ -233,6 +234,18 @@ def parse_section(
             return [], [(f"{section}: exited with status {rc}", detail)]
         wanted = {n: found.get(n, []) for n in query.get(eco, ())}
         security = {}
+    elif section == updateinfo.SECTION:
+        fixes_by_rpm, bad = updateinfo.parse(lines)
+        if rc != 0:
+            detail = next((ln.strip() for ln in lines if ln.strip()), None)
+            return [], [(f"{section}: dnf updateinfo exited with status {rc}", detail)]
+        notes: list[SectionWarning] = [(f"{section}: unexpected line", ln) for ln in bad]
+        # Only names with a fix: an entry without versions would read as "not offered".
+        return [
+            AvailableVersions(Ecosystem.RPM, name, (), tuple(sorted(set(fixes_by_rpm[name]))))
+            for name in sorted(set(query.get(Ecosystem.RPM, ())))
+            if fixes_by_rpm.get(name)
+        ], notes
     else:
         return [], [(f"unknown available-versions section {section}", None)]
     warnings: list[SectionWarning] = [(f"{section}: unexpected line", line) for line in bad]
@@ -241,3 +254,28 @@ def parse_section(
         for name, v in sorted(wanted.items())
     ]
     return out, warnings
+
+
+def merge_security(entries: Sequence[AvailableVersions]) -> list[AvailableVersions]:
+    """Fold the rpm-security section's entries (fixes, no versions) into the package's offers.
+
+    A fix whose package has no offers entry (the rpm-available section failed or was not
+    run) is dropped: its versions are unknown, and an entry without versions would read as
+    "no source offers it".
+    """
+    offers = [e for e in entries if e.versions or not e.security]
+    extra: dict[tuple[Ecosystem, str], list[SecurityFix]] = {}
+    for e in entries:
+        if not e.versions and e.security:
+            extra.setdefault((e.ecosystem, e.name), []).extend(e.security)
+    if not extra:
+        return list(entries)
+    return [
+        AvailableVersions(
+            e.ecosystem,
+            e.name,
+            e.versions,
+            tuple(sorted({*e.security, *extra.get((e.ecosystem, e.name), ())})),
+        )
+        for e in offers
+    ]
