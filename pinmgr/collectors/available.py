@@ -9,6 +9,11 @@ The result distinguishes "unknown" from "not offered": a package is reported (po
 versions) only when its ecosystem's section ran and looked usable; a host without apt lists or
 a dnf cache yields no ``AvailableVersions`` at all, so nothing is called not installable on
 guesswork. Every name from the lockfile is ``shlex.quote``-d and placed after ``--``.
+
+The same sections say which offered versions are security fixes (``AvailableVersions.security``):
+the apt section carries ``apt-cache policy``'s index lines with their Release fields
+(``aptorigins``), and dnf hosts get an ``rpm-security`` section from ``dnf -C updateinfo``
+(``updateinfo``), folded into the rpm offers by ``merge_security``.
 """
 
 from __future__ import annotations
