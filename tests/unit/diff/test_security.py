@@ -239,3 +239,19 @@ def test_security_fixes_refused_when_a_host_was_not_collected(lockfile: Path) ->
     )
     with pytest.raises(HostCollectError, match="web3"):
         authoring.plan_security_fixes(lockfile, report)
+
+
+def test_outdated_reports_show_the_fix_and_escape_host_text() -> None:
+    from pinmgr.reporters import outdated as reporter
+
+    hostile = fix("1.22.1-9+deb12u1", "Evil\x1b]8;;http://x\x1b\\ ::error::x", advisory="DSA-1")
+    a = snap("a", {"nginx": (("1.22.1-9+deb12u1",), (hostile,))})
+    rows = annotate(outdated(LOCK, [a]), LOCK, [a])
+    table = reporter.render_table(rows, width=200)
+    assert "security fix" in table and "1.22.1-9+deb12u1 (Evil" in table
+    assert "\x1b" not in table and "::error::" not in table
+    doc = reporter.to_json(rows)
+    assert doc["outdated"][0]["security_fix"]["advisory"] == "DSA-1"
+    plain = annotate(outdated(LOCK, [snap("b", {"bash": (("5.3-1",), ())})]), LOCK, [])
+    assert "security fix" not in reporter.render_table(plain, width=200)
+    assert reporter.to_json(plain)["outdated"][0]["security_fix"] is None
