@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pinmgr.collectors.base import Transport
 from pinmgr.collectors.pool import DEFAULT_JOBS
-from pinmgr.diff import consistency, installable, waivers
+from pinmgr.diff import consistency, installable, security, waivers
 from pinmgr.diff import report as report_mod
 from pinmgr.diff.apps import app_findings
 from pinmgr.diff.check import CollectResult
@@ -80,6 +80,8 @@ class CheckOptions:
     default_roles: tuple[str, ...] = ("app",)
     # Also ask each host's package sources what they offer (read-only): not-installable.
     installable: bool = False
+    # Also ask whether a security source offers a fix newer than a pin: security-update.
+    security: bool = False
     # Reach every SSH host with this transport (ssh: paramiko, openssh: the ssh binary),
     # whatever the inventory says; None keeps each host's own. Local hosts stay local.
     transport: TransportKind | None = None
@@ -269,7 +271,7 @@ def check(
         transport_factory=transport_factory,
         on_done=on_done,
         cancel=cancel,
-        available=available_query(lock) if options.installable else None,
+        available=available_query(lock) if options.installable or options.security else None,
     )
     return report_for(lock, results, options, environments=[e.name for e in inventory.environments])
 
@@ -357,6 +359,8 @@ def report_for(
     if lock.apps:  # revisions are judged by diff.apps alone, never as unpinned packages
         findings = [f for f in findings if f.ecosystem is not Ecosystem.APP]
     findings += app_findings(lock, snaps)
+    if options.security:
+        findings += security.security_updates(lock, snaps)
     if options.consistency:
         findings += [
             f for f in consistency.inconsistencies(snaps, lock) if f.ecosystem is not Ecosystem.APP
@@ -492,7 +496,8 @@ def outdated(
     )
     snaps = [r for r in results if isinstance(r, HostSnapshot)]
     failures = tuple(r for r in results if isinstance(r, HostFailure))
-    return OutdatedResult(tuple(installable.outdated(lock, snaps)), failures, len(snaps))
+    rows = security.annotate(installable.outdated(lock, snaps), lock, snaps)
+    return OutdatedResult(tuple(rows), failures, len(snaps))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -742,6 +747,8 @@ def check_saved(
     """``check`` on saved data (snapshots, Ansible facts): no host is contacted."""
     if options.installable:
         raise UsageError("--installable needs the hosts themselves: not with --snapshot")
+    if options.security:
+        raise UsageError("--security needs the hosts themselves: not with --snapshot")
     lock = read_lockfile(lockfile_path)
     inventory = _read_inventory_for_saved(inventory_path, options)
     saved, merge_warnings = load_saved(paths)

@@ -1,4 +1,5 @@
-"""Lockfile authoring use cases: pin, unpin, lock --from a host, accept drift, fmt.
+"""Lockfile authoring use cases: pin, unpin, lock --from a host, accept drift or security
+fixes, fmt.
 
 Each ``plan_*`` returns an ``Edit`` (the bytes read and the text to write) without touching the
 file, so the CLI can show the diff, ask, and then ``apply`` it; ``apply`` refuses when the file
@@ -316,6 +317,46 @@ def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[st
         edit.set_pin(doc, role, release, eco, name, version)
     if not seen:
         notes.append("no drift to accept")
+    return _finish(path, doc, raw, notes)
+
+
+def plan_security_fixes(
+    lockfile: str | Path, report: CheckReport, packages: Sequence[str] = ()
+) -> Edit:
+    """Move exactly the pins behind a security fix (``security-update``) to the fixing version.
+
+    The report comes from ``check --security``. Where hosts of one role are offered different
+    fixing versions (their security sources are not equally fresh), nothing is written for
+    that pin and a note names the versions: pick one with ``pinmgr pin``.
+    """
+    refuse_failed_hosts(report, "not moving pins")
+    path, doc, raw = _open(lockfile)
+    current = loads(edit.dumps(doc), str(path))
+    seen: dict[tuple[str, str, Ecosystem, str], dict[str, str]] = defaultdict(dict)
+    for f in report.findings:
+        if f.kind is not FindingKind.SECURITY_UPDATE or f.ecosystem is None or f.fix is None:
+            continue
+        if packages and f.package not in packages:
+            continue
+        pin = _pin_of(current, f.role, f.os_release, f.ecosystem, f.package)
+        if pin is None:
+            continue
+        seen[(pin.role, f.os_release, f.ecosystem, pin.package)].setdefault(f.fix.version, f.host)
+    notes: list[str] = []
+    for (role, release, eco, name), versions in sorted(seen.items(), key=lambda i: str(i[0])):
+        if len(versions) > 1:
+            shown_versions = ", ".join(map(_quoted, sorted(versions)))
+            notes.append(
+                f"{name} ({eco.value}, {release}): hosts are offered different security fixes "
+                f"({shown_versions}); not moved — choose one with: pinmgr pin {name}=VERSION "
+                f"{'--shared' if role == SHARED_ROLE else '--role ' + role} --os {release}"
+            )
+            continue
+        ((version, host),) = versions.items()
+        _refuse_unwritable(host, eco, name, version)
+        edit.set_pin(doc, role, release, eco, name, version)
+    if not seen:
+        notes.append("no pin is behind a security fix")
     return _finish(path, doc, raw, notes)
 
 

@@ -265,6 +265,22 @@ class InstalledPackage:
     origin: str = ""
 
 
+@dataclass(frozen=True, order=True, slots=True)
+class SecurityFix:
+    """A version of a package that a security source of the host offers, and why it counts.
+
+    ``source`` names the apt suite (``Debian-Security bookworm-security``, ``Ubuntu
+    jammy-security``) or the rpm repository; ``advisory``, ``severity`` and ``cves`` are
+    filled where the metadata has them (dnf updateinfo: ``RHSA-2024:1234``, ``Important``).
+    """
+
+    version: str
+    source: str
+    advisory: str = ""
+    severity: str = ""
+    cves: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, order=True)
 class AvailableVersions:
     """Versions of one package the host's configured sources offer (apt-cache, dnf)."""
@@ -272,6 +288,8 @@ class AvailableVersions:
     ecosystem: Ecosystem
     name: str
     versions: tuple[str, ...]
+    # Those of ``versions`` a security source offers (``check --security``, ``outdated``).
+    security: tuple[SecurityFix, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +357,8 @@ class FindingKind(str, Enum):
     MIXED_OS = "mixed-os"
     # The pinned version is not offered by the host's configured package sources any more.
     NOT_INSTALLABLE = "not-installable"
+    # A security source of the host offers a version newer than the pin allows.
+    SECURITY_UPDATE = "security-update"
     UNREACHABLE = "unreachable"
     AUTH_FAILED = "auth-failed"
     HOSTKEY_UNKNOWN = "hostkey-unknown"
@@ -378,6 +398,8 @@ class Finding:
     os_release: str = ""
     location: Location | None = None
     waiver_reason: str = ""
+    # ``security-update`` only: the fixing version, its source and advisory.
+    fix: SecurityFix | None = None
 
 
 @dataclass(frozen=True)

@@ -338,6 +338,7 @@ def _collect_options(
     transport: str | None = None,
     strict: bool = False,
     image: list[Path] | None = None,
+    security: bool = False,
 ) -> CheckOptions:
     from pinmgr import api
     from pinmgr.model import TransportKind
@@ -362,6 +363,7 @@ def _collect_options(
         known_hosts=str(known_hosts) if known_hosts else None,
         ssh_config=str(ssh_config) if ssh_config else None,
         installable=installable,
+        security=security,
         transport=kind,
         strict=strict,
         images=tuple(str(p) for p in image or ()),
@@ -396,9 +398,10 @@ def check(
             "--fail-on",
             metavar="WHAT",
             help="What makes the exit code non-zero: any (drift, missing, unsupported-os, "
-            "inconsistent, mixed-os, not-installable, not-in-inventory, or hosts not "
-            "collected), drift "
-            "(version drift and OS problems only), missing, unreachable (only hosts not "
+            "inconsistent, mixed-os, not-installable, security-update, not-in-inventory, or "
+            "hosts not collected), drift "
+            "(version drift and OS problems only), missing, security (only pins behind a "
+            "security fix; with --security), unreachable (only hosts not "
             "collected), never.",
         ),
     ] = "any",
@@ -424,6 +427,15 @@ def check(
             help="Also ask each host's configured package sources (apt-cache, dnf -C; "
             "read-only, never apt update) whether they still offer every pinned version: "
             "not-installable otherwise.",
+        ),
+    ] = False,
+    security: Annotated[
+        bool,
+        typer.Option(
+            "--security",
+            help="Also ask each host's security sources (Debian/Ubuntu -security suites, "
+            "dnf updateinfo security advisories; read-only, same round trip) whether they "
+            "offer a fix newer than a pin: security-update. See docs/security.md.",
         ),
     ] = False,
     jobs: JobsOpt = DEFAULT_JOBS,
@@ -461,6 +473,7 @@ def check(
       pinmgr check -e dev -e production -o junit=drift.xml -o sarif=drift.sarif
       pinmgr check --env production --role db --accept-new
       pinmgr check --installable            # also: are the pinned versions still offered?
+      pinmgr check --security --fail-on security   # fail only on pins behind a security fix
       pinmgr check --snapshot fleet.json.gz --max-age 24h   # saved data, no SSH
       pinmgr check --image app.tar --role app                 # a docker save tarball
     """
@@ -489,6 +502,7 @@ def check(
         transport=transport,
         strict=strict,
         image=image,
+        security=security,
     )
     if image and not role:
         raise typer.BadParameter("needs --role R: the role whose pins the image must hold")

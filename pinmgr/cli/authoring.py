@@ -297,6 +297,15 @@ def accept(
     quiet: QuietOpt = False,
     snapshot: SnapshotOpt = None,
     max_age: MaxAgeOpt = None,
+    security_fixes: Annotated[
+        bool,
+        typer.Option(
+            "--security-fixes",
+            help="Instead of drift: move exactly the pins a security source offers a fix "
+            "for (check --security's security-update) to the fixing version. Asks the "
+            "hosts' sources (read-only); not with --snapshot.",
+        ),
+    ] = False,
 ) -> None:
     """Accept drift: write the versions hosts have now into the lockfile (drifting pins only).
 
@@ -304,10 +313,14 @@ def accept(
     and named. Refuses (exit 3) when some hosts could not be collected (with --snapshot:
     failed, incomplete, stale or without data).
 
+    With --security-fixes, the pins behind a security fix move to the fixing version the
+    hosts' security sources offer (then pinmgr emit brings the Ansible tasks along).
+
     \b
       pinmgr accept --env production --role app --dry-run
       pinmgr accept --env staging -p nginx --yes
       pinmgr accept --snapshot fleet.json.gz --max-age 24h --dry-run   # saved data, no SSH
+      pinmgr accept --security-fixes --env production --dry-run
     """
     from pinmgr import authoring
 
@@ -321,11 +334,15 @@ def accept(
         known_hosts=known_hosts,
         ssh_config=ssh_config,
         strict=strict,
+        security=security_fixes,
     )
     report = check_report(
         lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
     )
-    change = authoring.plan_accept(lockfile, report, package or ())
+    if security_fixes:
+        change = authoring.plan_security_fixes(lockfile, report, package or ())
+    else:
+        change = authoring.plan_accept(lockfile, report, package or ())
     _finish(change, yes=yes, dry_run=dry_run)
 
 

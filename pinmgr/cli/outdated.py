@@ -50,6 +50,14 @@ def outdated(
     ssh_config: SshConfigOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    security: Annotated[
+        bool,
+        typer.Option(
+            "--security",
+            help="Only pins for which a security source (Debian/Ubuntu -security suites, "
+            "dnf updateinfo security advisories) offers a newer version.",
+        ),
+    ] = False,
 ) -> None:
     """List pins for which the hosts' package sources offer a newer version (like pip list
     --outdated).
@@ -59,11 +67,16 @@ def outdated(
     sources, read-only (apt-cache madison, dnf -C list; pinmgr never runs apt update), so the
     answer is as fresh as the hosts' last update. deb and rpm pins only.
 
+    A "security fix" column names the newest version above the pin that a security source
+    of some host offers (a Debian *-security suite, an Ubuntu -security pocket, a dnf
+    security advisory with its id, severity and CVEs); --security lists only those pins.
+
     Informational: exit 0, or 3 when some hosts could not be collected.
 
     \b
       pinmgr outdated --env production
       pinmgr outdated --role db -f json
+      pinmgr outdated --security            # only pins behind a security fix
     """
     from pinmgr import api
     from pinmgr.cli.progress import Progress
@@ -92,6 +105,8 @@ def outdated(
             on_start=some_hosts(progress.start, inventory, options),
         )
     rows, failures = list(result.rows), list(result.failures)
+    if security:
+        rows = [row for row in rows if row.security is not None]
     if fmt == "json":
         sys.stdout.write(reporter.render_json(rows, failures))
     else:

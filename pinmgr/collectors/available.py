@@ -9,6 +9,11 @@ The result distinguishes "unknown" from "not offered": a package is reported (po
 versions) only when its ecosystem's section ran and looked usable; a host without apt lists or
 a dnf cache yields no ``AvailableVersions`` at all, so nothing is called not installable on
 guesswork. Every name from the lockfile is ``shlex.quote``-d and placed after ``--``.
+
+The same sections say which offered versions are security fixes (``AvailableVersions.security``):
+the apt section carries ``apt-cache policy``'s index lines with their Release fields
+(``aptorigins``), and dnf hosts get an ``rpm-security`` section from ``dnf -C updateinfo``
+(``updateinfo``), folded into the rpm offers by ``merge_security``.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 
-from pinmgr.model import SHARED_ROLE, AvailableVersions, Ecosystem, Host, Lockfile
+from pinmgr.collectors import aptorigins, updateinfo
+from pinmgr.collectors.aptorigins import MADISON_MARK
+from pinmgr.model import SHARED_ROLE, AvailableVersions, Ecosystem, Host, Lockfile, SecurityFix
 
 SECTION_APT = "apt-available"
 SECTION_RPM = "rpm-available"
-SECTIONS = frozenset({SECTION_APT, SECTION_RPM})
+SECTIONS = frozenset({SECTION_APT, SECTION_RPM, updateinfo.SECTION})
 
 AvailableQuery = Mapping[Ecosystem, Sequence[str]]
 """Package names to ask about, per ecosystem (deb and rpm; pip indexes are not queried)."""
@@ -65,10 +72,12 @@ def probe_lines(query: AvailableQuery) -> list[str]:
         lines += [
             "if command -v apt-cache >/dev/null 2>&1; then",
             f"  b {SECTION_APT}",
-            # How many package indexes apt knows: 0 means no lists (never updated), which
-            # must read as "unknown", not as "nothing is installable".
-            "  printf 'sources %s\\n' \"$(apt-cache policy </dev/null 2>/dev/null"
-            " | grep -c ' Packages$')\"",
+            # The package indexes apt knows, each with its Release fields (o=, a=, n=, l=):
+            # they tell a security suite from the others (collectors.aptorigins). None at all
+            # means no lists (never updated), which must read as "unknown", not as "nothing
+            # is installable". Same processes as counting them: apt-cache policy and grep.
+            "  apt-cache policy </dev/null 2>/dev/null | grep -E ' Packages$|^ +release '",
+            f"  printf '%s\\n' {MADISON_MARK}",
             f"  apt-cache madison -- {names} </dev/null; e {SECTION_APT} $?",
             "fi",
         ]
@@ -83,6 +92,7 @@ def probe_lines(query: AvailableQuery) -> list[str]:
                 f" </dev/null 2>&1; e {SECTION_RPM} $?",
             ]
         lines.append("fi")
+        lines += updateinfo.probe_lines()
     return lines
 
 
@@ -100,8 +110,21 @@ def parse_madison(lines: Sequence[str]) -> tuple[int | None, dict[str, list[str]
 
     deb-src rows (``... Sources``) are skipped: a source package is not installable.
     """
-    sources: int | None = None
+    sources, rows, bad = madison_rows(lines)
     found: dict[str, list[str]] = {}
+    for name, version, _ in rows:
+        found.setdefault(name, []).append(version)
+    return sources, found, bad
+
+
+MadisonRow = tuple[str, str, str]
+"""(name, version, index description) of one ``apt-cache madison`` row."""
+
+
+def madison_rows(lines: Sequence[str]) -> tuple[int | None, list[MadisonRow], list[str]]:
+    """Like ``parse_madison``, keeping each row's index (``http://... bookworm/main ...``)."""
+    sources: int | None = None
+    found: list[MadisonRow] = []
     bad: list[str] = []
     for line in lines:
         if not line.strip():
@@ -116,8 +139,31 @@ def parse_madison(lines: Sequence[str]) -> tuple[int | None, dict[str, list[str]
         name, version, origin = parts
         if origin.endswith(" Sources"):
             continue
-        found.setdefault(name, []).append(version)
+        found.append((name, version, origin))
     return sources, found, bad
+
+
+def _apt_section(
+    lines: Sequence[str],
+) -> tuple[int | None, dict[str, list[str]], dict[str, list[SecurityFix]], list[str]]:
+    """The apt section -> (indexes, name -> versions, name -> security fixes, bad lines).
+
+    A section from this probe starts with ``apt-cache policy`` lines (``aptorigins``); one
+    without them (an older probe: ``sources N`` then rows) has no security answer.
+    """
+    policy, rest = aptorigins.split_section(lines)
+    sources, rows, bad = madison_rows(rest)
+    security_of: dict[str, str] = {}
+    if policy is not None:
+        indexes = aptorigins.parse_policy(policy)
+        sources, security_of, bad = indexes.count, indexes.security, [*indexes.bad, *bad]
+    found: dict[str, list[str]] = {}
+    fixes: dict[str, list[SecurityFix]] = {}
+    for name, version, origin in rows:
+        found.setdefault(name, []).append(version)
+        if (source := security_of.get(origin)) is not None:
+            fixes.setdefault(name, []).append(SecurityFix(version, source))
+    return sources, found, fixes, bad
 
 
 def parse_dnf_list(lines: Sequence[str]) -> tuple[dict[str, list[str]], list[str], bool]:
@@ -176,13 +222,15 @@ def parse_section(
         return [], [(f"{section}: output cut short; available versions unknown", None)]
     if section == SECTION_APT:
         eco = Ecosystem.DEB
-        sources, found, bad = parse_madison(lines)
+        sources, found, fixes, bad = _apt_section(lines)
         if rc != 0:
             return [], [(f"{section}: apt-cache exited with status {rc}", None)]
         if not sources:
             return [], [(f"{section}: no apt package lists (apt update never ran?)", None)]
         by_name = {_base(n): v for n, v in found.items()}
         wanted = {n: by_name.get(_base(n), []) for n in query.get(eco, ())}
+        fixes_by_name = {_base(n): v for n, v in fixes.items()}
+        security = {n: fixes_by_name.get(_base(n), []) for n in wanted}
     elif section == SECTION_RPM:
         eco = Ecosystem.RPM
         found, bad, no_match = parse_dnf_list(lines)
@@ -190,8 +238,49 @@ def parse_section(
             detail = next((ln.strip() for ln in lines if ln.strip()), None)
             return [], [(f"{section}: exited with status {rc}", detail)]
         wanted = {n: found.get(n, []) for n in query.get(eco, ())}
+        security = {}
+    elif section == updateinfo.SECTION:
+        fixes_by_rpm, bad = updateinfo.parse(lines)
+        if rc != 0:
+            detail = next((ln.strip() for ln in lines if ln.strip()), None)
+            return [], [(f"{section}: dnf updateinfo exited with status {rc}", detail)]
+        notes: list[SectionWarning] = [(f"{section}: unexpected line", ln) for ln in bad]
+        # Only names with a fix: an entry without versions would read as "not offered".
+        return [
+            AvailableVersions(Ecosystem.RPM, name, (), tuple(sorted(set(fixes_by_rpm[name]))))
+            for name in sorted(set(query.get(Ecosystem.RPM, ())))
+            if fixes_by_rpm.get(name)
+        ], notes
     else:
         return [], [(f"unknown available-versions section {section}", None)]
     warnings: list[SectionWarning] = [(f"{section}: unexpected line", line) for line in bad]
-    out = [AvailableVersions(eco, name, _dedupe(v)) for name, v in sorted(wanted.items())]
+    out = [
+        AvailableVersions(eco, name, _dedupe(v), tuple(sorted(set(security.get(name, ())))))
+        for name, v in sorted(wanted.items())
+    ]
     return out, warnings
+
+
+def merge_security(entries: Sequence[AvailableVersions]) -> list[AvailableVersions]:
+    """Fold the rpm-security section's entries (fixes, no versions) into the package's offers.
+
+    A fix whose package has no offers entry (the rpm-available section failed or was not
+    run) is dropped: its versions are unknown, and an entry without versions would read as
+    "no source offers it".
+    """
+    offers = [e for e in entries if e.versions or not e.security]
+    extra: dict[tuple[Ecosystem, str], list[SecurityFix]] = {}
+    for e in entries:
+        if not e.versions and e.security:
+            extra.setdefault((e.ecosystem, e.name), []).extend(e.security)
+    if not extra:
+        return list(entries)
+    return [
+        AvailableVersions(
+            e.ecosystem,
+            e.name,
+            e.versions,
+            tuple(sorted({*e.security, *extra.get((e.ecosystem, e.name), ())})),
+        )
+        for e in offers
+    ]

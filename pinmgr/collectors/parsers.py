@@ -549,5 +549,5 @@ def parse_probe(
         os_release=os_release,
         packages=tuple(sorted(set(packages), key=_package_order)),
         warnings=warn.result(),
-        available=tuple(sorted(offered)),
+        available=tuple(sorted(available_mod.merge_security(offered))),
     )

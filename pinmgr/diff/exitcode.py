@@ -16,6 +16,8 @@ DRIFT_KINDS = frozenset(
         FindingKind.MIXED_OS,
         # Only reported with ``check --installable``: a pin no host could be put on again.
         FindingKind.NOT_INSTALLABLE,
+        # Only reported with ``check --security``: a pin behind a security fix.
+        FindingKind.SECURITY_UPDATE,
         # Only when checking saved data: a host nobody checks is a gap in coverage.
         FindingKind.NOT_IN_INVENTORY,
     }
@@ -27,10 +29,12 @@ VERSION_KINDS = frozenset({FindingKind.DRIFT, FindingKind.UNSUPPORTED_OS, Findin
 class FailOn(str, Enum):
     """Which findings make ``pinmgr check`` fail. Host failures always exit 3 unless ``never``."""
 
-    # any drift, missing, unsupported-os, inconsistent, mixed-os, not-installable or host failure
+    # any drift, missing, unsupported-os, inconsistent, mixed-os, not-installable,
+    # security-update or host failure
     ANY = "any"
     DRIFT = "drift"  # drift, unsupported-os and mixed-os only; missing packages do not fail
     MISSING = "missing"  # missing packages only
+    SECURITY = "security"  # only pins behind a security fix (check --security)
     UNREACHABLE = "unreachable"  # only hosts that could not be collected
     NEVER = "never"  # always 0 (report only)
 
@@ -50,6 +54,8 @@ def exit_code(report: CheckReport, fail_on: FailOn = FailOn.ANY) -> int:
             drift = bool(kinds & VERSION_KINDS)
         case FailOn.MISSING:
             drift = FindingKind.MISSING in kinds
+        case FailOn.SECURITY:
+            drift = FindingKind.SECURITY_UPDATE in kinds
         case _:
             assert_never(fail_on)
     if failed_hosts:

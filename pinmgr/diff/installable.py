@@ -24,6 +24,7 @@ from pinmgr.model import (
     HostSnapshot,
     Lockfile,
     Pin,
+    SecurityFix,
 )
 from pinmgr.versions import compare
 from pinmgr.versions.policy import evaluate
@@ -81,7 +82,7 @@ def describe_offer(versions: Sequence[str]) -> str:
     return f"sources offer {shown}" + (f" and {more} older" if more > 0 else "")
 
 
-def _host_pins(lock: Lockfile, snap: HostSnapshot) -> Iterable[tuple[str, str, Pin]]:
+def host_pins(lock: Lockfile, snap: HostSnapshot) -> Iterable[tuple[str, str, Pin]]:
     """(role, release, pin) for every role of the host whose OS release is declared."""
     for role in snap.host.roles:
         release = declared_release(snap.os_release, lock.releases_for(role))
@@ -99,7 +100,7 @@ def not_installable(lock: Lockfile, snapshots: Iterable[HostSnapshot]) -> list[F
             continue
         offers = offered(snap)
         installed = {(p.ecosystem, _base(p.ecosystem, p.name)): p.version for p in snap.packages}
-        for role, release, pin in _host_pins(lock, snap):
+        for role, release, pin in host_pins(lock, snap):
             key = (pin.ecosystem, _base(pin.ecosystem, pin.package))
             versions = offers.get(key)
             if versions is None or any(_satisfies(pin, v) for v in versions):
@@ -135,6 +136,8 @@ class OutdatedRow:
     # Newest offered version the pin allows ("" when none is offered): for glob/range pins.
     allowed: str
     hosts: tuple[str, ...]
+    # The newest security fix above the pin some host's security source offers (diff.security).
+    security: SecurityFix | None = None
 
 
 def outdated(lock: Lockfile, snapshots: Iterable[HostSnapshot]) -> list[OutdatedRow]:
@@ -149,7 +152,7 @@ def outdated(lock: Lockfile, snapshots: Iterable[HostSnapshot]) -> list[Outdated
         if not snap.available:
             continue
         offers = offered(snap)
-        for role, release, pin in _host_pins(lock, snap):
+        for role, release, pin in host_pins(lock, snap):
             versions = offers.get((pin.ecosystem, _base(pin.ecosystem, pin.package)))
             if not versions:
                 continue

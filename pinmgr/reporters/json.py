@@ -24,7 +24,7 @@ _Escape = Callable[[str], str]
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
-    return {
+    out = {
         "kind": f.kind.value,
         "env": f.env,
         "host": f.host,
@@ -43,6 +43,16 @@ def finding_dict(f: Finding) -> dict[str, Any]:
             else None
         ),
     }
+    if f.fix is not None:
+        # security-update only: the key is absent elsewhere, so other findings keep their shape.
+        out["fix"] = {
+            "version": f.fix.version,
+            "source": f.fix.source,
+            "advisory": f.fix.advisory or None,
+            "severity": f.fix.severity or None,
+            "cves": list(f.fix.cves),
+        }
+    return out
 
 
 def document(report: CheckReport) -> dict[str, Any]:
@@ -82,6 +92,8 @@ def _optional(text: str, escape: _Escape) -> str:
 
 def _finding(f: Finding, level: int, escape: _Escape) -> str:
     """One finding, laid out as ``json.dumps(finding_dict(f), indent=2)`` at ``level``."""
+    if f.fix is not None:  # rare (check --security): the generic layout
+        return "".join(_chunks(finding_dict(f), level, escape))
     pad = "\n" + "  " * (level + 1)
     loc = f.location
     location = (

@@ -3,7 +3,8 @@
 One ``<testsuite>`` per environment, one ``<testcase>`` per host x role x pinned package
 (classname ``env.host.role``, name ``eco:package``): CI tools group by classname, so a host
 reads like a test class and each pin like one of its tests. Drift, missing, unsupported-os,
-inconsistent, mixed-os and not-installable are ``<failure>``; waived is ``<skipped>`` (seen,
+inconsistent, mixed-os, not-installable and security-update are ``<failure>`` (the last
+two beside the pin's own ok or drift testcase, under the same name); waived is ``<skipped>`` (seen,
 not failing); a host that could not be collected is one ``<testcase name="collect">`` with an
 ``<error>``. ``ok`` is a passing test; ``unpinned`` is not a test and is left out.
 
@@ -81,6 +82,7 @@ def outcome(kind: FindingKind) -> str | None:
             | FindingKind.INCONSISTENT
             | FindingKind.MIXED_OS
             | FindingKind.NOT_INSTALLABLE
+            | FindingKind.SECURITY_UPDATE
             | FindingKind.NOT_IN_INVENTORY
         ):
             return "failure"
@@ -114,6 +116,10 @@ def message(f: Finding) -> str:
         line = f"{here} here, {most} on most {f.role} hosts (not pinned)"
     elif f.kind is FindingKind.NOT_INSTALLABLE:
         line = f"pinned {f.expected} is not offered by the host's package sources"
+        if f.actual:
+            line += f" (installed {f.actual})"
+    elif f.kind is FindingKind.SECURITY_UPDATE:
+        line = f"pinned {f.expected} is behind a security fix"
         if f.actual:
             line += f" (installed {f.actual})"
     elif f.kind is FindingKind.UNPINNED:
@@ -162,6 +168,14 @@ def _details(f: Finding) -> str:
         ("waiver", f.waiver_reason),
         ("lockfile", str(f.location) if f.location else ""),
     ]
+    if f.fix is not None:
+        rows += [
+            ("fixed in", f.fix.version),
+            ("security source", f.fix.source),
+            ("advisory", f.fix.advisory),
+            ("severity", f.fix.severity),
+            ("cves", " ".join(f.fix.cves)),
+        ]
     return "\n".join(f"{name}: {clean(value)}" for name, value in rows if value)
 
 

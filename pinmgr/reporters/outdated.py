@@ -18,6 +18,8 @@ from pinmgr.reporters.text import json_text, log_safe, rendered, string_console
 
 SCHEMA = "pinmgr.outdated/1"
 COLUMNS = ("role", "release", "eco", "package", "pinned", "newest offered", "hosts")
+SECURITY_COLUMN = "security fix"
+"""Shown only when some row has one (diff.security): which offered version is a fix, whence."""
 MAX_HOSTS_SHOWN = 3
 
 
@@ -34,6 +36,15 @@ def _pinned(row: OutdatedRow) -> str:
     return log_safe(row.pinned)
 
 
+def _fix(row: OutdatedRow) -> str:
+    """``1.2-1+deb12u1 (Debian-Security bookworm-security; DSA-1)`` or empty."""
+    fix = row.security
+    if fix is None:
+        return ""
+    where = "; ".join(x for x in (fix.source, fix.advisory, fix.severity) if x)
+    return log_safe(f"{fix.version} ({where})")
+
+
 def render_table(
     rows: Sequence[OutdatedRow],
     failures: Sequence[HostFailure] = (),
@@ -45,10 +56,11 @@ def render_table(
     console = string_console(width, color)
     if rows:
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        for name in COLUMNS:
+        security = any(row.security is not None for row in rows)
+        for name in (*COLUMNS, SECURITY_COLUMN) if security else COLUMNS:
             table.add_column(name, overflow="fold")
         for row in rows:
-            table.add_row(
+            cells = [
                 Text(log_safe(row.role)),
                 Text(log_safe(row.os_release)),
                 Text(row.ecosystem.value),
@@ -56,7 +68,10 @@ def render_table(
                 Text(_pinned(row)),
                 Text(log_safe(row.newest), style="yellow"),
                 Text(_hosts(row.hosts)),
-            )
+            ]
+            if security:
+                cells.append(Text(_fix(row), style="bold red"))
+            table.add_row(*cells)
         console.print(table)
     for failure in failures:
         name, reason = log_safe(failure.host.name), log_safe(failure.reason)
@@ -72,6 +87,19 @@ def render_table(
     return rendered(console)
 
 
+def _fix_json(row: OutdatedRow) -> dict[str, Any] | None:
+    fix = row.security
+    if fix is None:
+        return None
+    return {
+        "version": fix.version,
+        "source": fix.source,
+        "advisory": fix.advisory or None,
+        "severity": fix.severity or None,
+        "cves": list(fix.cves),
+    }
+
+
 def to_json(rows: Sequence[OutdatedRow], failures: Sequence[HostFailure] = ()) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
@@ -85,6 +113,7 @@ def to_json(rows: Sequence[OutdatedRow], failures: Sequence[HostFailure] = ()) -
                 "newest_allowed": r.allowed or None,
                 "newest_offered": r.newest,
                 "hosts": list(r.hosts),
+                "security_fix": _fix_json(r),
             }
             for r in rows
         ],

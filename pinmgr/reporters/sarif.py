@@ -90,6 +90,17 @@ RULES: dict[FindingKind, tuple[str, str, str, str]] = {
         "(only with `check --installable`): a reinstall could not get it",
         "mirror or snapshot the pinned version, or move the pin to a version the sources offer",
     ),
+    FindingKind.SECURITY_UPDATE: (
+        "PinBehindSecurityFix",
+        "A security source offers a fix newer than the pin",
+        "a security source of the host (a Debian `*-security` suite, an Ubuntu `-security` "
+        "pocket, a dnf updateinfo security advisory) offers a version newer than the pin "
+        "allows (only with `check --security`); the reason and the result's properties name "
+        "the fixing version, the source, and the advisory, severity and CVE ids where the "
+        "metadata has them",
+        "move the pin to the fixing version (`pinmgr accept --security-fixes`), roll it out, "
+        "or waive it with a reason",
+    ),
     FindingKind.UNREACHABLE: (
         "HostUnreachable",
         "Host could not be reached",
@@ -161,6 +172,7 @@ RULES: dict[FindingKind, tuple[str, str, str, str]] = {
     ),
 }
 _MD = re.compile(r"\*\*|`")
+_SECURITY = frozenset({FindingKind.SECURITY_UPDATE})
 
 
 def level(kind: FindingKind) -> str | None:
@@ -191,7 +203,7 @@ def _rule(kind: FindingKind) -> dict[str, Any]:
             "markdown": f"**{kind.value}**: {meaning}.\n\n**Fix:** {fix}.",
         },
         "defaultConfiguration": {"level": level(kind)},
-        "properties": {"tags": ["pinmgr"]},
+        "properties": {"tags": ["pinmgr", "security"] if kind in _SECURITY else ["pinmgr"]},
     }
 
 
@@ -237,6 +249,9 @@ def _result(f: Finding, lvl: str, lockfile: str) -> dict[str, Any]:
         "reason": f.reason,
         "waiver": f.waiver_reason,
     }
+    properties: dict[str, Any] = {k: clean(v) for k, v in props.items() if v}
+    if f.fix is not None:
+        properties.update(_fix_properties(f))
     return {
         "ruleId": f.kind.value,
         "ruleIndex": _RULE_INDEX[f.kind],
@@ -244,8 +259,23 @@ def _result(f: Finding, lvl: str, lockfile: str) -> dict[str, Any]:
         "message": {"text": describe(f)},
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f)},
-        "properties": {k: clean(v) for k, v in props.items() if v},
+        "properties": properties,
     }
+
+
+def _fix_properties(f: Finding) -> dict[str, Any]:
+    """A security-update's fix: version, source, advisory, severity, CVE ids (also as tags)."""
+    assert f.fix is not None
+    fix = f.fix
+    out: dict[str, Any] = {"fixedVersion": clean(fix.version), "securitySource": clean(fix.source)}
+    if fix.advisory:
+        out["advisory"] = clean(fix.advisory)
+    if fix.severity:
+        out["severity"] = clean(fix.severity)
+    if fix.cves:
+        out["cves"] = [clean(c) for c in fix.cves]
+    out["tags"] = ["security", *(clean(i) for i in (fix.advisory, *fix.cves) if i)]
+    return out
 
 
 def render(report: CheckReport) -> str:

@@ -168,7 +168,9 @@ def test_probe_lines_quote_every_name_after_double_dash() -> None:
     assert "apt-cache madison -- bash 'x'\"'\"'; touch /tmp/pinmgr-never #'" in text
     assert "dnf -C -q list --showduplicates -- -rf" in text
     assert "yum -C -q list --showduplicates -- -rf" in text
-    assert "apt-get" not in text and "update" not in text  # never refreshes anything
+    # never refreshes anything (``updateinfo`` only reads the cached advisories: dnf -C)
+    assert "apt-get" not in text and "update" not in text.replace("-C -q updateinfo", "")
+    assert "makecache" not in text and "--refresh" not in text
     assert probe_lines({}) == []
 
 

@@ -27,6 +27,7 @@ from pinmgr.model import (
     FindingKind,
     HostWarning,
     Location,
+    SecurityFix,
 )
 from pinmgr.reporters import github, json, junit, markdown, sarif, table
 
@@ -79,6 +80,12 @@ def findings() -> list[Finding]:
         Finding(K.NOT_INSTALLABLE, "web2", "prod", "app", deb, "nginx", "1.22.1-9",
                 "1.22.1-9", reason="sources offer 1.22.1-9+deb12u1", os_release="debian-12",
                 location=_loc(13)),
+        Finding(K.SECURITY_UPDATE, "web2", "prod", "app", deb, "openssl", "3.0.11-1~deb12u2",
+                "3.0.11-1~deb12u2", os_release="debian-12", location=_loc(14),
+                reason="security fix 3.0.13-1~deb12u1 from Debian-Security bookworm-security "
+                "(DSA-5,x::error::y; CVE-2024-0727)",
+                fix=SecurityFix("3.0.13-1~deb12u1", "Debian-Security bookworm-security",
+                                "DSA-5,x::error::y", "high\n::warning::", ("CVE-2024-0727",))),
         Finding(K.UNREACHABLE, "web7", "staging", "app",
                 reason="connection refused on 10.0.0.7:22"),
         Finding(K.AUTH_FAILED, "web:8,x%y", "staging", "app,db",
