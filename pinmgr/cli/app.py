@@ -384,7 +384,7 @@ def check(
             "--fail-on",
             metavar="WHAT",
             help="What makes the exit code non-zero: any (drift, missing, unsupported-os, "
-            "inconsistent, mixed-os, not-installable, not-in-inventory, or hosts not "
+            "inconsistent, mixed-os, not-installable, not-in-inventory, not-checked, or hosts not "
             "collected), drift "
             "(version drift and OS problems only), missing, unreachable (only hosts not "
             "collected), never.",

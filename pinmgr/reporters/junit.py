@@ -82,6 +82,7 @@ def outcome(kind: FindingKind) -> str | None:
             | FindingKind.MIXED_OS
             | FindingKind.NOT_INSTALLABLE
             | FindingKind.NOT_IN_INVENTORY
+            | FindingKind.NOT_CHECKED
         ):
             return "failure"
         case (
@@ -118,7 +119,7 @@ def message(f: Finding) -> str:
             line += f" (installed {f.actual})"
     elif f.kind is FindingKind.UNPINNED:
         line = f"installed {f.actual}, not pinned"
-    elif f.kind is FindingKind.NOT_IN_INVENTORY:
+    elif f.kind in (FindingKind.NOT_IN_INVENTORY, FindingKind.NOT_CHECKED):
         return f.reason
     elif not f.actual:
         line = f"pinned {f.expected}, not installed"
