@@ -258,7 +258,12 @@ def check(
 ) -> CheckReport:
     """Collect every selected host and compare it with the lockfile."""
     lock = read_lockfile(lockfile_path)
-    inventory = select(read_inventory(inventory_path, options), options.envs, options.roles)
+    inventory = select(
+        read_inventory(inventory_path, options),
+        options.envs,
+        options.roles,
+        lockfile_roles=lock.roles,
+    )
     unknown = _unknown_roles(lock, inventory)
     if unknown:
         raise unknown[0]

@@ -20,9 +20,12 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from tomlkit.toml_document import TOMLDocument
 
-from pinmgr.errors import HostCollectError, LockfileError, UsageError, VersionError
+from pinmgr.diff.check import declared_release
+from pinmgr.errors import HostCollectError, LockfileError, UsageError, VersionError, WriteError
 from pinmgr.lockfile import edit
+from pinmgr.lockfile.keyset import is_key
 from pinmgr.lockfile.load import loads
+from pinmgr.lockfile.template import new_lockfile
 from pinmgr.model import (
     SHARED_ROLE,
     CheckReport,
@@ -31,6 +34,8 @@ from pinmgr.model import (
     HostSnapshot,
     InstalledPackage,
     Lockfile,
+    OsRelease,
+    PackageState,
     Pin,
     PolicyKind,
 )
@@ -46,6 +51,8 @@ class Edit:
     before: bytes
     after: str
     notes: tuple[str, ...] = ()
+    # The file does not exist yet: ``apply`` creates it, and refuses if it appeared meanwhile.
+    created: bool = False
 
     @property
     def changed(self) -> bool:
@@ -54,21 +61,37 @@ class Edit:
     def diff(self) -> str:
         old = self.before.decode("utf-8", "replace").splitlines(keepends=True)
         new = self.after.splitlines(keepends=True)
-        return "".join(difflib.unified_diff(old, new, f"a/{self.path.name}", f"b/{self.path.name}"))
+        was = "/dev/null" if self.created else f"a/{self.path.name}"
+        return "".join(difflib.unified_diff(old, new, was, f"b/{self.path.name}"))
 
 
 def _open(path: str | Path) -> tuple[Path, TOMLDocument, bytes]:
     p = Path(path)
     if not p.exists():
-        raise LockfileError(f"{p}: no such lockfile")
+        raise LockfileError(
+            f"{p}: no such lockfile (start one with `pinmgr init`, or "
+            f"`pinmgr lock --from HOST -l {p}` creates it)"
+        )
     doc, raw = edit.read_document(p)
     return p, doc, raw
 
 
-def _finish(path: Path, doc: TOMLDocument, raw: bytes, notes: Iterable[str] = ()) -> Edit:
+def _open_or_new(path: str | Path) -> tuple[Path, TOMLDocument, bytes, bool]:
+    """The lockfile, or a new one (header and ``schema = 1``) when there is none yet."""
+    p = Path(path)
+    if p.exists() or p.is_symlink():
+        return (*_open(p), False)
+    if not p.parent.is_dir():
+        raise LockfileError(f"{p}: no such lockfile, and no directory {p.parent} to create it in")
+    return p, edit.parse(new_lockfile(), str(p)), b"", True
+
+
+def _finish(
+    path: Path, doc: TOMLDocument, raw: bytes, notes: Iterable[str] = (), *, created: bool = False
+) -> Edit:
     text = _same_ending(edit.dumps(doc), raw)
     loads(text, str(path))  # never write a lockfile pinmgr itself would reject
-    return Edit(path, raw, text, tuple(notes))
+    return Edit(path, raw, text, tuple(notes), created)
 
 
 _BARE_LF = re.compile(r"(?<!\r)\n")
@@ -107,7 +130,11 @@ def apply(change: Edit) -> None:
     """Write the edit atomically; refuse if the file changed since it was read."""
     from pinmgr.atomic import write_atomic
 
-    if change.changed:
+    if change.created:
+        if change.path.exists() or change.path.is_symlink():
+            raise WriteError(f"{change.path} was created meanwhile; nothing written, run again")
+        write_atomic(change.path, change.after, None)
+    elif change.changed:
         write_atomic(change.path, change.after, change.before)
 
 
@@ -149,6 +176,72 @@ def plan_unpin(
     return _finish(path, doc, raw)
 
 
+def plan_init(
+    lockfile: str | Path,
+    snapshots: Sequence[tuple[str, HostSnapshot]],
+    *,
+    force: bool = False,
+) -> Edit:
+    """A new lockfile pinning the key packages (``lockfile.keyset``) each role's host has now.
+
+    ``snapshots`` pairs a role with the host read for it (one host per role). The file must
+    not exist unless ``force``; then it is replaced whole (the diff shows what goes).
+    """
+    path = Path(lockfile)
+    raw = b""
+    created = not (path.exists() or path.is_symlink())
+    if not created:
+        if not force:
+            raise UsageError(f"{path} exists; not overwriting it (--force replaces it)")
+        raw = path.read_bytes()
+    hosts = ", ".join(f"{snap.host.name} (role {role})" for role, snap in snapshots)
+    doc = edit.parse(new_lockfile(f"Started by `pinmgr init` from {hosts}."), str(path))
+    notes = []
+    for role, snap in snapshots:
+        if snap.os_release is None:
+            raise UsageError(f"{snap.host.name}: the host did not report an OS release")
+        release = lock_release(snap.os_release, ())
+        wanted = _installed_keys(snap)
+        if not wanted:
+            notes.append(f"{snap.host.name}: none of the key packages is installed")
+        for eco, name, version in wanted:
+            _refuse_unwritable(snap.host.name, eco, name, version)
+            edit.set_pin(doc, role, release, eco, name, version)
+        ecos = sorted({eco.value for eco, _, _ in wanted})
+        notes.append(
+            f"role {role}, {release}: {len(wanted)} key packages of {snap.host.name} pinned"
+            f"{' (' + ', '.join(ecos) + ')' if ecos else ''}"
+        )
+    text = edit.dumps(doc)
+    loads(text, str(path))  # never write a lockfile pinmgr itself would reject
+    return Edit(path, raw, text, tuple(notes), created)
+
+
+def _installed_keys(snap: HostSnapshot) -> list[tuple[Ecosystem, str, str]]:
+    """(ecosystem, name, version) of the key packages the host has; deb/rpm only (pip pins
+    need interpreters listed in the inventory, which a new user adds later)."""
+    dpkg = [p for p in snap.packages if p.ecosystem is Ecosystem.DEB and p.name == "dpkg"]
+    native = dpkg[0].arch if dpkg else ""
+    found: dict[tuple[Ecosystem, str], str] = {}
+    for pkg in snap.packages:
+        if pkg.ecosystem is Ecosystem.PIP or pkg.state is not PackageState.INSTALLED:
+            continue
+        name = _native_name(pkg, native)
+        if ":" not in name and is_key(name):
+            found.setdefault((pkg.ecosystem, name), pkg.version)
+    return [(eco, name, version) for (eco, name), version in sorted(found.items())]
+
+
+def plan_new_file(path: str | Path, text: str, *, force: bool = False) -> Edit:
+    """Any other file ``init`` writes (the inventory): created, or replaced with ``force``."""
+    p = Path(path)
+    if p.exists() or p.is_symlink():
+        if not force:
+            raise UsageError(f"{p} exists; not overwriting it (--force replaces it)")
+        return Edit(p, p.read_bytes(), text)
+    return Edit(p, b"", text, created=True)
+
+
 class Selection(str, Enum):
     """Which installed packages ``pinmgr lock`` writes into the lockfile."""
 
@@ -176,9 +269,9 @@ def plan_lock(
     """Capture the versions a host has now into the role's pins for its OS release."""
     if snapshot.os_release is None:
         raise UsageError(f"{snapshot.host.name}: the host did not report an OS release")
-    release = snapshot.os_release.key
-    path, doc, raw = _open(lockfile)
+    path, doc, raw, created = _open_or_new(lockfile)
     current = loads(edit.dumps(doc), str(path))
+    release = lock_release(snapshot.os_release, current.releases_for(role))
     dpkg = [p for p in snapshot.packages if p.ecosystem is Ecosystem.DEB and p.name == "dpkg"]
     native = dpkg[0].arch if dpkg else ""
     # Keyed as the ecosystem compares names; the value keeps the host's spelling.
@@ -205,7 +298,7 @@ def plan_lock(
                 )
             )
         case Selection.KEY:
-            names = _key_packages(current, role, release)
+            names = _key_packages(current, role, release, snapshot)
             if not names:
                 raise UsageError(
                     f"the lockfile pins nothing yet for role {role}: name packages with "
@@ -215,7 +308,8 @@ def plan_lock(
     notes = []
     if selection is Selection.KEY:
         absent_keys = sorted(
-            f"{k[1]} ({k[0].value})" for k in _key_packages(current, role, release) - set(installed)
+            f"{k[1]} ({k[0].value})"
+            for k in _key_packages(current, role, release, snapshot) - set(installed)
         )
         if absent_keys:
             notes.append(f"not installed on {snapshot.host.name}: {', '.join(absent_keys)}")
@@ -242,7 +336,22 @@ def plan_lock(
         notes.append(f"kept, {snapshot.host.name} satisfies them: {', '.join(kept)}")
     if overridden:
         notes.append(f"pinned for role {role}, overriding the shared pins: {', '.join(overridden)}")
-    return _finish(path, doc, raw, notes)
+    return _finish(path, doc, raw, notes, created=created)
+
+
+RELEASE_BY_MAJOR = frozenset(("rhel", "rocky", "almalinux", "centos", "ol", "amzn"))
+"""OS ids whose point releases (``rocky 9.3``, ``9.4``) share one lockfile table."""
+
+
+def lock_release(os_release: OsRelease, declared: Sequence[str]) -> str:
+    """The release table a host's versions go into: the declared one it falls under
+    (``rocky-9`` for 9.3), else ``ID-VERSION_ID`` (the major version for RHEL-likes)."""
+    found = declared_release(os_release, declared)
+    if found is not None:
+        return found
+    if os_release.id in RELEASE_BY_MAJOR and "." in os_release.version_id:
+        return f"{os_release.id}-{os_release.version_id.split('.', 1)[0]}"
+    return os_release.key
 
 
 def _refuse_unwritable(host: str, ecosystem: Ecosystem, name: str, version: str) -> None:
@@ -273,10 +382,18 @@ def _satisfied(pin: Pin, version: str) -> bool:
         return False
 
 
-def _key_packages(lock: Lockfile, role: str, release: str) -> set[tuple[Ecosystem, str]]:
-    keys = {(p.ecosystem, _same(p.ecosystem, p.package)) for p in lock.pins if p.role == role}
-    keys |= {(p.ecosystem, _same(p.ecosystem, p.package)) for p in lock.pins_for(role, release)}
-    return keys
+def _key_packages(
+    lock: Lockfile, role: str, release: str, snapshot: HostSnapshot
+) -> set[tuple[Ecosystem, str]]:
+    """Packages the lockfile pins for the role, in the ecosystems this host can be checked in.
+
+    Pins of other releases count (a new release keeps the names), but not an ecosystem the
+    host reported nothing of (rocky-9's rpm pins on a Debian host; pip pins when no
+    interpreter is listed for it, so none was read).
+    """
+    pins = [p for p in lock.pins if p.role == role] + list(lock.pins_for(role, release))
+    usable = {pkg.ecosystem for pkg in snapshot.packages}
+    return {(p.ecosystem, _same(p.ecosystem, p.package)) for p in pins if p.ecosystem in usable}
 
 
 def plan_accept(lockfile: str | Path, report: CheckReport, packages: Sequence[str] = ()) -> Edit:

@@ -370,6 +370,9 @@ class FindingKind(str, Enum):
     STALE = "stale"
     # Saved data has a host the inventory does not know: no environment or role to check it by.
     NOT_IN_INVENTORY = "not-in-inventory"
+    # A pinned ecosystem the host could not be checked in (no pip interpreter listed, no rpm
+    # database): one finding per host, role and ecosystem, never a silent skip.
+    NOT_CHECKED = "not-checked"
 
     @property
     def is_host_failure(self) -> bool:

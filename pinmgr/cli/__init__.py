@@ -12,10 +12,11 @@ import sys
 from pinmgr.cli import authoring as _authoring  # noqa: F401  (registers commands)
 from pinmgr.cli import emit as _emit  # noqa: F401  (registers commands)
 from pinmgr.cli import fleet as _fleet  # noqa: F401  (registers commands)
+from pinmgr.cli import init as _init  # noqa: F401  (registers commands)
 from pinmgr.cli import inventory as _inventory  # noqa: F401  (registers commands)
 from pinmgr.cli import outdated as _outdated  # noqa: F401  (registers commands)
 from pinmgr.cli.app import app
-from pinmgr.errors import PinmgrError
+from pinmgr.errors import PinmgrError, ProblemsError
 
 __all__ = ["app", "main"]
 
@@ -32,5 +33,15 @@ def main() -> None:
     try:
         app(prog_name="pinmgr")
     except PinmgrError as exc:
-        sys.stderr.write(f"pinmgr: error: {exc}\n")
+        sys.stderr.write("".join(f"pinmgr: error: {line}\n" for line in error_lines(exc)))
         sys.exit(exc.exit_code)
+
+
+def error_lines(exc: PinmgrError) -> list[str]:
+    """Every problem an error stands for (a bad inventory has several), as ``validate`` lists
+    them. An error whose headline is not its first problem (``3 inventory hosts left out``)
+    is one line: its problems were shown as they were found."""
+    problems = exc.problems if isinstance(exc, ProblemsError) else (exc,)
+    if str(problems[0]) != str(exc):
+        return [str(exc)]
+    return [str(p) for p in problems]

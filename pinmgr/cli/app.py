@@ -398,8 +398,8 @@ def check(
             "--fail-on",
             metavar="WHAT",
             help="What makes the exit code non-zero: any (drift, missing, unsupported-os, "
-            "inconsistent, mixed-os, not-installable, security-update, not-in-inventory, or "
-            "hosts not collected), drift "
+            "inconsistent, mixed-os, not-installable, security-update, not-in-inventory, "
+            "not-checked, or hosts not collected), drift "
             "(version drift and OS problems only), missing, security (only pins behind a "
             "security fix; with --security), unreachable (only hosts not "
             "collected), never.",

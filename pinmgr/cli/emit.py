@@ -79,7 +79,14 @@ def ansible_vars(
     if check_only:
         stale = emitter.check(files, out)
         for rel in stale:
-            sys.stderr.write(f"pinmgr: stale: {out / rel}\n")
+            # One list holds all three; what is on disk tells which this one is.
+            if rel not in files:
+                what = "orphaned (its role is no longer in the lockfile)"
+            elif not (out / rel).is_file():
+                what = "missing"
+            else:
+                what = "stale"
+            sys.stderr.write(f"pinmgr: {what}: {out / rel}\n")
         if stale:
             sys.stderr.write(f"run: pinmgr emit ansible-vars --out {out}\n")
             raise typer.Exit(EXIT_DRIFT)

@@ -112,9 +112,12 @@ def _check_role(
     index = _Index(snap.packages)
     findings: list[Finding] = []
     pinned: set[tuple[Ecosystem, str]] = set()
-    for pin in lockfile.pins_for(role, release):
-        if pin.ecosystem is Ecosystem.PIP and not host.pip:
-            # pip pins apply to the interpreters the inventory names; none named, nothing to check.
+    pins = lockfile.pins_for(role, release)
+    unchecked = unchecked_ecosystems(snap, pins)
+    if unchecked:
+        findings.extend(_not_checked(snap, role, release, pins, unchecked))
+    for pin in pins:
+        if pin.ecosystem in unchecked:
             continue
         matches = index.lookup(pin)
         if unpinned:
@@ -142,6 +145,61 @@ def _check_role(
                 )
             )
     return findings
+
+
+NOT_CHECKED_WHY = {
+    Ecosystem.PIP: 'no pip interpreter listed for this host; set pip = ["/usr/bin/python3"] '
+    "(or a virtualenv) on the host in the inventory (Ansible: pinmgr_pip)",
+    Ecosystem.RPM: "the host reported no rpm packages (no rpm database); pin rpm packages "
+    "only under the release tables of rpm-based systems",
+    Ecosystem.DEB: "the host reported no deb packages (no dpkg database); pin deb packages "
+    "only under the release tables of Debian-based systems",
+}
+
+
+def unchecked_ecosystems(snap: HostSnapshot, pins: Sequence[Pin]) -> frozenset[Ecosystem]:
+    """Pinned ecosystems this host cannot be checked in: pip without an interpreter listed,
+    deb or rpm when the host reported no package of that ecosystem at all (no database)."""
+    pinned = {pin.ecosystem for pin in pins}
+    if not pinned:
+        return frozenset()
+    present = {pkg.ecosystem for pkg in snap.packages}
+    out: set[Ecosystem] = set()
+    for eco in pinned:
+        if eco is Ecosystem.PIP:
+            if not snap.host.pip:
+                out.add(eco)
+        elif eco not in present:
+            out.add(eco)
+    return frozenset(out)
+
+
+def _not_checked(
+    snap: HostSnapshot,
+    role: str,
+    release: str,
+    pins: Sequence[Pin],
+    unchecked: frozenset[Ecosystem],
+) -> list[Finding]:
+    """One ``not-checked`` finding per ecosystem: how many pins, why, and what fixes it."""
+    out = []
+    for eco in sorted(unchecked, key=lambda e: e.value):
+        mine = [p for p in pins if p.ecosystem is eco]
+        count = f"{len(mine)} {eco.value} pin{'s' if len(mine) != 1 else ''}"
+        out.append(
+            Finding(
+                kind=FindingKind.NOT_CHECKED,
+                host=snap.host.name,
+                env=snap.host.env,
+                role=role,
+                ecosystem=eco,
+                expected=count,
+                reason=f"{count} not checked: {NOT_CHECKED_WHY[eco]}",
+                os_release=release,
+                location=mine[0].location,
+            )
+        )
+    return out
 
 
 def declared_release(os_release: OsRelease | None, declared: Sequence[str]) -> str | None:

@@ -31,6 +31,9 @@ class DiffRow:
     direction: Direction | None
 
 
+ALL_ROLES = "*"
+"""The role of every row when hosts are compared without their roles."""
+
 _Table = dict[tuple[str, Ecosystem, str], set[str]]
 
 
@@ -46,7 +49,7 @@ def _table(
                 continue
             name = canonicalize_name(pkg.name) if pkg.ecosystem is Ecosystem.PIP else pkg.name
             installed.setdefault((pkg.ecosystem, name), pkg.version)
-        for role in snap.host.roles if by_role else ("*",):
+        for role in snap.host.roles if by_role else (ALL_ROLES,):
             per_host[role].append(installed)
     out: _Table = defaultdict(set)
     for role, hosts in per_host.items():

@@ -20,6 +20,8 @@ DRIFT_KINDS = frozenset(
         FindingKind.SECURITY_UPDATE,
         # Only when checking saved data: a host nobody checks is a gap in coverage.
         FindingKind.NOT_IN_INVENTORY,
+        # A pinned ecosystem a host could not be checked in: pins nobody verified.
+        FindingKind.NOT_CHECKED,
     }
 )
 # ``--fail-on drift``: only version drift against the pins and OS-release problems.
@@ -30,7 +32,7 @@ class FailOn(str, Enum):
     """Which findings make ``pinmgr check`` fail. Host failures always exit 3 unless ``never``."""
 
     # any drift, missing, unsupported-os, inconsistent, mixed-os, not-installable,
-    # security-update or host failure
+    # security-update, not-checked or host failure
     ANY = "any"
     DRIFT = "drift"  # drift, unsupported-os and mixed-os only; missing packages do not fail
     MISSING = "missing"  # missing packages only

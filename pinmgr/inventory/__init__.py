@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pinmgr.errors import InventoryError, PinmgrError, UsageError
-from pinmgr.inventory import ansible, native, openssh, vagrant
+from pinmgr.inventory import ansible, detect, openssh, vagrant
 from pinmgr.inventory import ssh_config as ssh_cfg
 from pinmgr.inventory.native import SourceSpec, SourceType
 from pinmgr.inventory.result import LoadedInventory, SourceResult, problems_error
@@ -79,9 +79,22 @@ def _source_hosts(spec: SourceSpec, default_roles: Sequence[str]) -> SourceResul
                 raise InventoryError(
                     f"OpenSSH config {spec.target!r} does not exist", spec.location
                 )
-            return ssh_cfg.load(spec.target, spec.env or "", dict(spec.roles), source=spec.location)
+            # A pattern without roles (an OpenSSH config given as -i) gives the default ones.
+            roles = {pattern: given or tuple(default_roles) for pattern, given in spec.roles}
+            return ssh_cfg.load(spec.target, spec.env or "", roles, source=spec.location)
         case _:  # pragma: no cover - exhaustive over SourceType
             assert_never(spec.type)
+
+
+def _as_kind(kind: detect.InventoryKind, error: InventoryError) -> InventoryError:
+    """A source's error for an inventory given as ``-i``, saying what it was read as."""
+    if kind is detect.InventoryKind.NATIVE:
+        return error
+    said = f"read as {kind.label} (detected from its content)"
+    problems = tuple(
+        InventoryError(f"{said}: {p.message}", p.location) for p in error.problems or (error,)
+    )
+    return InventoryError(problems[0].message, problems[0].location, problems)
 
 
 def _user_ssh_config(explicit: str | None, where: Location) -> Path | None:
@@ -147,7 +160,7 @@ def load_with_problems(
     """
     if path is None:
         return LoadedInventory(default_inventory(default_roles))
-    parsed = native.load(path)
+    kind, parsed = detect.load(path)
     where = Location(parsed.path, 1)
     errors: list[PinmgrError] = []
     left_out: list[SourceProblem] = []
@@ -158,7 +171,7 @@ def load_with_problems(
         try:
             result = _source_hosts(spec, default_roles)
         except InventoryError as exc:
-            errors.extend(exc.problems)
+            errors.extend(_as_kind(kind, exc).problems)
             continue
         left_out.extend(result.problems)
         resolvable = spec.type is SourceType.ANSIBLE
@@ -219,11 +232,32 @@ def _known(what: str, unknown: str, known: Sequence[str]) -> UsageError:
     return UsageError(f"unknown {what} {unknown!r}; known: {listed}")
 
 
+def _no_host_with_role(
+    role: str, known: Sequence[str], lockfile_roles: Sequence[str] | None
+) -> UsageError:
+    """``--role R`` matching no host: say whether the lockfile has R (a host is missing) or
+    not (a typo, or a role nobody defined)."""
+    have = f"its hosts have: {', '.join(known) or 'none'}"
+    if lockfile_roles is not None and role in lockfile_roles:
+        return UsageError(
+            f"no host in the inventory has role {role!r}, which the lockfile defines ({have}); "
+            f'give a host roles = ["{role}"] in the inventory'
+        )
+    defined = (
+        f"; the lockfile defines: {', '.join(sorted(lockfile_roles)) or 'none'}"
+        if lockfile_roles is not None
+        else ""
+    )
+    return UsageError(f"unknown role {role!r}: no host in the inventory has it ({have}){defined}")
+
+
 def select(
     inventory: Inventory,
     envs: Sequence[str] = (),
     roles: Sequence[str] = (),
     hosts: Sequence[str] = (),
+    *,
+    lockfile_roles: Sequence[str] | None = None,
 ) -> Inventory:
     """The part of ``inventory`` in ``envs`` with ``roles`` (and named ``hosts``); empty = all.
 
@@ -237,7 +271,7 @@ def select(
     known_roles = sorted({r for h in inventory.hosts for r in h.roles})
     for role in roles:
         if role not in known_roles:
-            raise _known("role", role, known_roles)
+            raise _no_host_with_role(role, known_roles, lockfile_roles)
     chosen_envs = [e for e in inventory.environments if not envs or e.name in envs]
     known_hosts = sorted({h.name for e in chosen_envs for h in e.hosts})
     for wanted in hosts:

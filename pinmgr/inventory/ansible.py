@@ -403,7 +403,9 @@ def run(
     exe = executable or find_executable()
     if exe is None:
         raise InventoryError(
-            f"{EXECUTABLE} not found: install ansible-core to read Ansible inventories", source
+            f"{EXECUTABLE} not found: install ansible-core to read Ansible inventories "
+            "(pip install 'pinmgr[ansible]', or scripts/install.sh --with-ansible)",
+            source,
         )
     if "," not in inventory and not Path(inventory).exists():
         raise InventoryError(f"ansible inventory {inventory!r} does not exist", source)

@@ -146,7 +146,7 @@ def _kind(value: Any) -> str:
 def parse(text: str, file: str, *, base_dir: Path | None = None) -> NativeInventory:
     """Parse inventory text; raise one ``InventoryError`` holding every problem found."""
     base = base_dir if base_dir is not None else Path(file).parent
-    doc = _read_toml(text, file)
+    doc = read_toml(text, file)
     check = _Checker(locate(text, file))
     check.unknown_keys(doc, frozenset(("schema", "environments", "sources")))
     schema = doc.get("schema")
@@ -197,7 +197,7 @@ if sys.version_info >= (3, 11):
 
     _AT = re.compile(r" \(at line (\d+), column (\d+)\)$")
 
-    def _read_toml(text: str, file: str) -> dict[str, Any]:
+    def read_toml(text: str, file: str) -> dict[str, Any]:
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -214,7 +214,7 @@ else:  # Python 3.10: no tomllib
     import tomlkit
     from tomlkit.exceptions import ParseError
 
-    def _read_toml(text: str, file: str) -> dict[str, Any]:
+    def read_toml(text: str, file: str) -> dict[str, Any]:
         try:
             doc: dict[str, Any] = tomlkit.parse(text).unwrap()
         except ParseError as exc:

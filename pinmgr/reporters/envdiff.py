@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from rich.table import Table
 from rich.text import Text
 
-from pinmgr.diff.envdiff import DiffRow
+from pinmgr.diff.envdiff import ALL_ROLES, DiffRow
 from pinmgr.model import Direction, HostFailure
 from pinmgr.reporters.text import json_text, log_safe, rendered, string_console
 
@@ -41,11 +41,14 @@ def render_table(result: DiffLike, *, color: bool = False, width: int = 100) -> 
     console = string_console(width, color)
     if result.rows:
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        for name in ("role", "eco", "package", log_safe(result.left), log_safe(result.right), ""):
+        # Compared without roles (--no-roles): every row's role is "*", a column saying nothing.
+        by_role = any(row.role != ALL_ROLES for row in result.rows)
+        names = ("eco", "package", log_safe(result.left), log_safe(result.right), "difference")
+        for name in ("role", *names) if by_role else names:
             table.add_column(Text(name), overflow="fold")  # Text: a name is never markup
         for row in result.rows:
             table.add_row(
-                Text(log_safe(row.role)),
+                *((Text(log_safe(row.role)),) if by_role else ()),
                 Text(row.ecosystem.value),
                 Text(log_safe(row.package)),
                 Text(_versions(row.left)),

@@ -84,6 +84,7 @@ def outcome(kind: FindingKind) -> str | None:
             | FindingKind.NOT_INSTALLABLE
             | FindingKind.SECURITY_UPDATE
             | FindingKind.NOT_IN_INVENTORY
+            | FindingKind.NOT_CHECKED
         ):
             return "failure"
         case (
@@ -124,7 +125,7 @@ def message(f: Finding) -> str:
             line += f" (installed {f.actual})"
     elif f.kind is FindingKind.UNPINNED:
         line = f"installed {f.actual}, not pinned"
-    elif f.kind is FindingKind.NOT_IN_INVENTORY:
+    elif f.kind in (FindingKind.NOT_IN_INVENTORY, FindingKind.NOT_CHECKED):
         return f.reason
     elif not f.actual:
         line = f"pinned {f.expected}, not installed"

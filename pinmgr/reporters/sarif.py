@@ -170,6 +170,17 @@ RULES: dict[FindingKind, tuple[str, str, str, str]] = {
         "and the data carries no environment and role, so it is not checked",
         "add the host to the inventory (`-i`), or leave it out of the saved data",
     ),
+    FindingKind.NOT_CHECKED: (
+        "EcosystemNotChecked",
+        "Pinned ecosystem could not be checked on the host",
+        "the host's role pins packages of an ecosystem the host could not be checked in: pip "
+        "pins and no interpreter listed for the host, or deb/rpm pins and the host reported "
+        "no package of that ecosystem (no dpkg/rpm database); one finding per host, role and "
+        "ecosystem, never a silent skip",
+        "pip: list the interpreters or virtualenvs on the host (`pip = [...]` in the "
+        "inventory, `pinmgr_pip` in Ansible); deb/rpm: move the pins under the release the "
+        "host runs",
+    ),
 }
 _MD = re.compile(r"\*\*|`")
 _SECURITY = frozenset({FindingKind.SECURITY_UPDATE})

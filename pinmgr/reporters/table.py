@@ -30,6 +30,7 @@ STYLES: dict[FindingKind, str] = {
     FindingKind.WAIVED: "blue",
     FindingKind.INCONSISTENT: "yellow",
     FindingKind.MIXED_OS: "magenta",
+    FindingKind.NOT_CHECKED: "yellow",
 }
 FAILURE_STYLE = "bold red"
 # Hosts whose warnings the table lists (each with its first MAX_WARNINGS_PER_HOST).

@@ -20,8 +20,10 @@ def validate(version: str) -> None:
     reason = problem(version, MAX_VERSION_CHARS)
     if reason is None and (not version or version != version.strip() or " " in version):
         reason = "empty, or with blanks in it"
+    if reason is None and "\\" in version:
+        reason = "a backslash (an undecodable byte the host sent, escaped)"
     if reason is not None:
-        raise VersionError(f"revision {shown(version)}: {reason}")
+        raise VersionError(f"invalid app version {shown(version)}: {reason}")
 
 
 def same(a: str, b: str) -> bool:

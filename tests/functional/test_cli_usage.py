@@ -151,6 +151,8 @@ def test_non_positive_limits_are_usage_errors_on_every_command(
         # diff compares two environments and reads no lockfile; collect reads none either
         if command == ["diff"]:
             args = ["production", "staging"]
+        elif command == ["init"]:  # writes a new lockfile and inventory into --dir
+            args = ["--dir", str(lock.parent / "new"), "--from", "web1"]
         elif command in with_lockfile:
             args = ["-l", str(lock)]
         else:

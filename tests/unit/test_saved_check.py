@@ -100,7 +100,8 @@ def test_inventory_gives_env_and_roles_and_gaps_are_findings(project: Path) -> N
     )
     report = _check(project, shard1)
     kinds = _kinds(report)
-    assert kinds["web1"] == {"ok"}
+    # Its pip pins were not checked (the saved data has no pip packages): a finding, not a skip.
+    assert kinds["web1"] == {"ok", "not-checked"}
     web1 = next(f for f in report.findings if f.host == "web1")
     assert (web1.env, web1.role) == ("prod", "app")
     assert kinds["web2"] == {"no-data"} and kinds["db1"] == {"no-data"}
@@ -120,7 +121,8 @@ def test_shards_merge_and_a_host_seen_twice_keeps_the_newer(project: Path) -> No
     )
     for order in ((a, b), (b, a)):
         report = _check(project, *order)
-        assert _kinds(report) == {"web1": {"ok"}, "web2": {"ok"}, "db1": {"ok"}}
+        app = {"ok", "not-checked"}  # the app pip pin: no pip data saved for web1/web2
+        assert _kinds(report) == {"web1": app, "web2": app, "db1": {"ok"}}
         (dup,) = [w for w in report.warnings if "several saved sources" in w.message]
         assert dup.host == "web1" and f"kept {b}" in dup.message and f"ignored {a}" in dup.message
 
@@ -152,7 +154,7 @@ def test_stale_data_is_a_host_failure(project: Path) -> None:
     now = T0 + dt.timedelta(days=1, hours=1)
     report = _check(project, path, max_age=dt.timedelta(hours=24), now=now)
     kinds = _kinds(report)
-    assert kinds["web1"] == {"stale"} and kinds["web2"] == {"ok"}
+    assert kinds["web1"] == {"stale"} and kinds["web2"] == {"ok", "not-checked"}
     stale = next(f for f in report.findings if f.kind is FindingKind.STALE)
     assert "25h ago (over --max-age 24h)" in stale.reason
     assert stale.kind.is_host_failure
@@ -217,7 +219,8 @@ def test_a_directory_of_shards_reads_like_the_files(project: Path) -> None:
     _write(shards / "3.json", SavedResult(_result("db1", "staging", ("db",), "1"), T0, ""))
     by_dir = _check(project, shards)
     by_files = _check(project, *sorted(shards.iterdir()))
-    assert _kinds(by_dir) == _kinds(by_files) == {h: {"drift"} for h in ("web1", "web2", "db1")}
+    app = {"drift", "not-checked"}  # the app pip pin: no pip data saved
+    assert _kinds(by_dir) == _kinds(by_files) == {"web1": app, "web2": app, "db1": {"drift"}}
     (shards / "4.json").write_text('{"packages": {}}')
     with pytest.raises(UsageError, match=r"4\.json: not a pinmgr snapshot, in a directory"):
         _check(project, shards)

@@ -119,7 +119,8 @@ def test_unsupported_os_and_unknown_os() -> None:
 
 
 def test_declared_release_without_pins_is_supported() -> None:
-    db = HostSnapshot(Host("db1", "staging", ("db",)), OsRelease("debian", "12"), ())
+    base = (InstalledPackage(Ecosystem.DEB, "base-files", "12.4+deb12u11", "amd64"),)
+    db = HostSnapshot(Host("db1", "staging", ("db",)), OsRelease("debian", "12"), base)
     found = check(LOCK, [db])
     # Only the shared pin applies to db on debian-12.
     assert [(f.package, f.kind) for f in found] == [("ca-certificates", FindingKind.MISSING)]
@@ -134,7 +135,14 @@ def test_unpinned_is_opt_in() -> None:
 def test_pip_pins_only_for_hosts_with_interpreters() -> None:
     lock = Lockfile("l", 1, ("app",), (pin("Requests", ">=2.28, <3", eco=Ecosystem.PIP),))
     plain = HostSnapshot(HOST, OsRelease("debian", "12"), ())
-    assert check(lock, [plain]) == []
+    # No interpreter listed: the pin is not checked, and the report says so (#14).
+    (skipped,) = check(lock, [plain])
+    assert (skipped.kind, skipped.ecosystem, skipped.expected) == (
+        FindingKind.NOT_CHECKED,
+        Ecosystem.PIP,
+        "1 pip pin",
+    )
+    assert "no pip interpreter listed" in skipped.reason and "pip = [" in skipped.reason
     venv_host = Host("web1", "staging", ("app",), pip=("/srv/app/venv",))
     pkgs = (InstalledPackage(Ecosystem.PIP, "requests", "3.1.0", origin="/srv/app/venv"),)
     (f,) = check(lock, [HostSnapshot(venv_host, OsRelease("debian", "12"), pkgs)])

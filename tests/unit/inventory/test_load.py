@@ -293,7 +293,12 @@ def test_select_env_and_role_narrows_roles() -> None:
     ("envs", "roles", "hosts", "message"),
     [
         (["prod"], [], [], "unknown environment 'prod'; known: dev, staging"),
-        ([], ["web"], [], "unknown role 'web'; known: app, db"),
+        (
+            [],
+            ["web"],
+            [],
+            "unknown role 'web': no host in the inventory has it (its hosts have: app, db)",
+        ),
         (["dev"], [], ["s1"], "unknown host 's1'; known: d1"),
     ],
 )

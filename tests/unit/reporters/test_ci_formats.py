@@ -91,8 +91,8 @@ def test_junit_counts_match_elements() -> None:
             total[key] += counted[key]
     for key, n in total.items():
         assert root.get(key) == str(n)
-    # every kind but unpinned is a testcase: 20 findings - 1 unpinned
-    assert total == {"tests": 21, "failures": 10, "errors": 9}
+    # every kind but unpinned is a testcase: 23 findings - 1 unpinned
+    assert total == {"tests": 22, "failures": 11, "errors": 9}
     assert len(root.findall("testsuite/testcase/skipped")) == 1
 
 
@@ -179,7 +179,7 @@ def test_sarif_rules_and_results() -> None:
     results = run["results"]
     assert isinstance(results, list)
     assert {r["ruleId"] for r in results} == set(ids)  # the fixture has one of each
-    assert len(results) == 20  # 22 findings - ok - unpinned
+    assert len(results) == 21  # 23 findings - ok - unpinned
     for r in results:
         assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
         special = {"waived": "note", "not-installable": "warning"}
@@ -359,7 +359,7 @@ def test_markdown_verdicts() -> None:
     assert "Problems" not in text
     assert "Not listed: 1 ok" in text
     assert markdown.render(hostile_report()).startswith(
-        "## pinmgr check: ⚠️ 10 problems, 9 hosts not collected\n"
+        "## pinmgr check: ⚠️ 11 problems, 9 hosts not collected\n"
     )
     drift_only = build([findings()[1]], hosts_total=1, hosts_collected=1)
     assert markdown.verdict(drift_only) == "❌ 1 problem"
@@ -404,11 +404,11 @@ def test_github_one_command_per_problem() -> None:
     report = hostile_report()
     lines = github.render(report).splitlines()
     expected = [f for f in report.findings if junit.outcome(f.kind)]
-    assert len(expected) == 20
-    assert len(lines) == 20 + 3  # and one warning per host with warnings
+    assert len(expected) == 21
+    assert len(lines) == 21 + 3  # and one warning per host with warnings
     parsed = [_parse(line) for line in lines]
     cmds = [c for c, _, _ in parsed]
-    assert cmds == ["error"] * 18 + ["warning"] * 4 + ["notice"]
+    assert cmds == ["error"] * 19 + ["warning"] * 4 + ["notice"]
     by_title = {p["title"]: (p, msg) for _, p, msg in parsed}
     props, _ = by_title["drift web1"]
     assert props["file"] == "pins/pinmgr.toml"

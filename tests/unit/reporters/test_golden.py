@@ -104,6 +104,10 @@ def findings() -> list[Finding]:
         Finding(K.NOT_IN_INVENTORY, "web15", "staging", "",
                 reason="in facts/s1_web15 but not in the inventory: no environment or role "
                 "to check it against"),
+        Finding(K.NOT_CHECKED, "web16", "staging", "app", Ecosystem.PIP, "", "1 pip pin",
+                reason="1 pip pin not checked: no pip interpreter listed for this host; set "
+                'pip = ["/usr/bin/python3"] (or a virtualenv) on the host in the inventory '
+                "(Ansible: pinmgr_pip)", os_release="debian-12", location=_loc(21)),
         Finding(K.COLLECT_ERROR, "web12", "staging", "app", reason=FORGED),
     ]  # fmt: skip
 
