@@ -586,19 +586,33 @@ def _expand(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def load_saved(paths: Sequence[str | Path]) -> tuple[list[SavedResult], list[HostWarning]]:
-    """Read every ``--snapshot`` PATH (kind sniffed from content) and merge them per host."""
+def load_saved(
+    paths: Sequence[str | Path], pip_paths: Mapping[str, Sequence[str]] | None = None
+) -> tuple[list[SavedResult], list[HostWarning]]:
+    """Read every ``--snapshot`` PATH (kind sniffed from content) and merge them per host.
+
+    ``pip_paths``: the inventory's pip paths per host name, which osquery's
+    ``python_packages`` rows are matched to (the other kinds name them themselves).
+    """
     from pinmgr import snapshot as snapshot_mod
-    from pinmgr.collectors.ingest import ansible_facts
+    from pinmgr.collectors.ingest import ansible_facts, osquery
 
     results: list[SavedResult] = []
     fact_paths: list[Path] = []
+    osquery_paths: list[Path] = []
     parsed: dict[Path, object] = {}
     for path in _expand(paths):
         if path.is_dir():
-            # A directory of snapshot shards, or of Ansible fact files: its first file says.
+            # A directory of snapshot shards, Ansible fact files or osquery results: its first
+            # file says.
             files = ansible_facts.files_of(path)
+            if osquery.is_results_log(files[0]):
+                osquery_paths.append(path)
+                continue
             first = snapshot_mod.load_document(files[0])
+            if osquery.looks_like_rows(first):
+                osquery_paths.append(path)
+                continue
             if not snapshot_mod.is_snapshot(first):
                 fact_paths.append(path)
                 continue
@@ -608,19 +622,32 @@ def load_saved(paths: Sequence[str | Path]) -> tuple[list[SavedResult], list[Hos
                     raise UsageError(f"{file}: not a pinmgr snapshot, in a directory of them")
                 results.extend(snapshot_mod.from_document(document, str(file)).results)
             continue
+        if osquery.is_results_log(path):
+            osquery_paths.append(path)
+            continue
         document = snapshot_mod.load_document(path)
         if snapshot_mod.is_snapshot(document):
             results.extend(snapshot_mod.from_document(document, str(path)).results)
+        elif osquery.looks_like_rows(document):
+            osquery_paths.append(path)
+            parsed[path] = document
         elif ansible_facts.looks_like_facts(document):
             fact_paths.append(path)
             parsed[path] = document
         else:
             raise UsageError(
-                f"{path}: neither a pinmgr snapshot nor Ansible facts (see docs/snapshot.md)"
+                f"{path}: neither a pinmgr snapshot nor Ansible facts nor osquery results "
+                "(see docs/snapshot.md)"
             )
     if fact_paths:
         results.extend(ansible_facts.read(fact_paths, parsed))
+    if osquery_paths:
+        results.extend(osquery.read(osquery_paths, parsed, pip_paths))
     return snapshot_mod.merge(results)
+
+
+def _pip_paths(inventory: Inventory) -> dict[str, tuple[str, ...]]:
+    return {h.name: h.pip for h in inventory.hosts if h.pip}
 
 
 def _read_inventory_for_saved(
@@ -756,7 +783,7 @@ def check_saved(
         raise UsageError("--security needs the hosts themselves: not with --snapshot")
     lock = read_lockfile(lockfile_path)
     inventory = _read_inventory_for_saved(inventory_path, options)
-    saved, merge_warnings = load_saved(paths)
+    saved, merge_warnings = load_saved(paths, _pip_paths(inventory))
     bound = bind_saved(inventory, saved, options, max_age=max_age, now=now)
     checked = Inventory((Environment("", tuple(r.host for r in bound.results)),))
     unknown = _unknown_roles(lock, checked)
@@ -795,7 +822,7 @@ def diff_saved(
     inventory as ``check --snapshot`` binds them; a side host without data is a failure.
     """
     inventory = _read_inventory_for_saved(inventory_path, options)
-    saved, _ = load_saved(paths)
+    saved, _ = load_saved(paths, _pip_paths(inventory))
     bound = bind_saved(
         inventory, saved, replace(options, envs=(), roles=()), max_age=max_age, now=now
     )

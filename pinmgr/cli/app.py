@@ -146,7 +146,8 @@ SnapshotOpt = Annotated[
         metavar="PATH",
         help="Check saved data instead of the hosts (no host is contacted): a pinmgr "
         "snapshot (pinmgr collect), an Ansible fact cache directory (jsonfile plugin) or "
-        "ansible --tree output; the kind is read from the content. Repeatable, or a "
+        "ansible --tree output, osquery results (an osqueryd result log, osqueryi --json "
+        "files); the kind is read from the content. Repeatable, or a "
         "quoted glob ('shard-*.json.gz'): shards merge, and a host found twice keeps its "
         "newer data (with a warning).",
     ),
@@ -597,8 +598,8 @@ def diff_cmd(
             "--snapshot",
             metavar="PATH",
             help="Compare saved data instead of the hosts (no host is contacted), as for "
-            "check --snapshot: pinmgr snapshots, Ansible fact caches or --tree output "
-            "(repeatable, or a quoted glob).",
+            "check --snapshot: pinmgr snapshots, Ansible fact caches or --tree output, "
+            "osquery results (repeatable, or a quoted glob).",
         ),
     ] = None,
     max_age: Annotated[
