@@ -273,11 +273,11 @@ def test_big_fleet_renders_a_page_of_hosts_and_more_on_demand(
     path.write_text(html.render(many_hosts(250, 20)), encoding="utf-8")
     opened = browser.open_report(chromium, path)
     page = opened.page
-    assert len(_rows(page)) == 100
-    assert page.text_content("#more-hosts") == "Show more hosts (150 more)"
+    assert len(_rows(page)) == 50
+    assert page.text_content("#more-hosts") == "Show more hosts (200 more)"
     before = page.get_attribute("body", "data-ready")
     page.click("#more-hosts")
-    page.wait_for_function("() => document.querySelectorAll('#matrix tbody tr').length === 200")
+    page.wait_for_function("() => document.querySelectorAll('#matrix tbody tr').length === 100")
     assert page.get_attribute("body", "data-ready") == before  # paging is not a re-filter
     assert page.locator("#list-body tr").count() == 200  # of 715 drifted cells
     assert page.text_content("#list-count") == "715"
@@ -292,6 +292,8 @@ def test_wide_and_phone_screenshots_and_print(
 ) -> None:
     wide = browser.open_report(chromium, fleet_file, width=1280)
     wide.page.screenshot(path=str(artifacts / "report-wide.png"), full_page=True)
+    wide.page.set_viewport_size({"width": 1100, "height": 860})
+    wide.page.screenshot(path=str(artifacts / "report-wide-top.png"))  # docs/img/report.png
     wide.assert_quiet()
     wide.page.close()
 
@@ -367,11 +369,18 @@ def test_report_command_live_and_from_a_snapshot_shows_what_check_finds(
         opened = browser.open_report(chromium, tmp_path / name)
         cells = _cells(opened.page, "localhost")
         assert {pkg: kind for pkg, (kind, _) in cells.items()} == expected
-        titles = opened.page.eval_on_selector_all(
-            "#matrix td[data-package]", "ts => ts.map(t => t.title)"
-        )
-        for f in findings:  # each cell's tooltip says expected vs installed
-            shown = f"expected {f['expected'] or '-'}, installed {f['actual'] or '-'}"
-            assert any(shown in t for t in titles), (shown, titles)
+        for f in findings:  # each cell opens expected vs installed
+            opened.page.click(f"#matrix td[data-package='{f['ecosystem']}:{f['package']}']")
+            detail = dict(
+                opened.page.eval_on_selector_all(
+                    "#detail dd", "ds => ds.map(d => [d.dataset.field, d.textContent])"
+                )
+            )
+            assert detail["expected"] == f["expected"]
+            assert detail.get("installed", "") == (f["actual"] or "")
+        # The tooltip, made on first hover, says the same.
+        opened.page.hover("#matrix td[data-kind='drift']")
+        title = opened.page.get_attribute("#matrix td[data-kind='drift']", "title") or ""
+        assert "expected " in title and ", installed " in title
         opened.assert_quiet()
         opened.page.close()

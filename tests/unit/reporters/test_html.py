@@ -5,6 +5,7 @@ tests/functional/test_html_report_browser.py."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -86,8 +87,11 @@ def test_data_round_trips_every_finding() -> None:
     report = fleet_report()
     doc = json.loads(_Page(html.render(report)).raw["script"][0])
     strings, hosts, packages = doc["strings"], doc["hosts"], doc["packages"]
-    assert len(doc["findings"]) == len(report.findings)
-    for f, row in zip(report.findings, doc["findings"], strict=True):
+    flat = doc["findings"]
+    rows = [flat[i : i + html.WIDTH] for i in range(0, len(flat), html.WIDTH)]
+    assert len(rows) == len(report.findings)
+    # The report is sorted by environment and host, so the page keeps its order.
+    for f, row in zip(report.findings, rows, strict=True):
         h, p, k, expected, actual, reason, direction = row
         assert [strings[i] for i in hosts[h][:3]] == [printable(v) for v in (f.host, f.env, f.role)]
         assert doc["kinds"][k] == f.kind.value
@@ -99,7 +103,15 @@ def test_data_round_trips_every_finding() -> None:
         assert strings[expected] == printable(f.expected)
         assert strings[actual] == printable(f.actual)
         assert printable(f.reason) in strings[reason]
-        assert direction == (f.direction.value if f.direction else "")
+        assert doc["directions"][direction] == (f.direction.value if f.direction else "")
+
+
+def test_a_hosts_findings_stay_together_whatever_the_report_order() -> None:
+    report = fleet_report()
+    shuffled = dataclasses.replace(report, findings=tuple(reversed(report.findings)))
+    flat = json.loads(_Page(html.render(shuffled)).raw["script"][0])["findings"]
+    hosts = flat[:: html.WIDTH]
+    assert hosts == sorted(hosts)  # contiguous: each host index in one run
 
 
 def test_render_is_deterministic() -> None:
