@@ -72,6 +72,8 @@ svg.trend text{font:11px system-ui,sans-serif;fill:#57606a}
  .list thead{display:none}
  .list tr{display:block;border-bottom:2px solid var(--line);padding:4px 0}
  .list td{display:block;border:0;padding:1px 4px;overflow-wrap:anywhere}
+ .list td:empty{display:none}
+ .matrix col.c-host{width:104px}.matrix col.c-role{width:40px}.matrix col.c-status{width:56px}
  .list td::before{content:attr(data-label) ": ";color:var(--muted)}
 }
 @media print{
@@ -95,6 +97,7 @@ performance.mark("pinmgr-parsed");
 const S = D.strings, H = D.hosts, P = D.packages, F = D.findings, K = D.kinds, W = 7;
 const DIR = D.directions, N = F.length / W;
 const PAGE = 50;
+const NARROW = matchMedia("(max-width: 600px)");  // as the stylesheet's narrow columns
 const SYMBOL = D.symbols;
 const FAIL = new Set(D.host_failures);
 const QUIET = new Set(["ok", "unpinned", "waived"]);
@@ -238,7 +241,7 @@ function renderMatrix() {
     for (const c of ["c-host", "c-role", "c-status"]) group.appendChild(el("col", c));
     for (let n = 0; n < cols.length; n++) group.appendChild(el("col", "c-pkg"));
     table.appendChild(group);
-    table.style.width = 336 + 28 * cols.length + "px";
+    table.style.width = (NARROW.matches ? 200 : 336) + 28 * cols.length + "px";
     const head = el("tr");
     head.appendChild(el("th", "host", "host"));
     head.appendChild(el("th", "", "role"));
