@@ -68,6 +68,15 @@ PHASES = ("script starts", "JSON.parse", "filter pass", "matrix DOM", "list DOM"
 FILTERS = (("f-kind", "drift"), ("f-env", "staging"), ("f-q", "host07"))
 
 
+def thread_time(cdp: object) -> float:
+    """CPU seconds the page's main thread has used (Chromium's Performance.getMetrics).
+
+    Wall times on a machine shared with other work grow with its load; this does not.
+    """
+    metrics = cdp.send("Performance.getMetrics")["metrics"]  # type: ignore[attr-defined]
+    return float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=1000)
@@ -79,27 +88,43 @@ def main() -> None:
         sys.exit(f"cannot run: {why}")
 
     report = many_hosts(args.hosts, args.pins)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     page_text = html.render(report)
-    render_s = time.perf_counter() - t0
+    render_s, render_cpu = time.perf_counter() - t0, time.process_time() - c0
     work = Path(tempfile.mkdtemp(prefix="pinmgr-bench-report-"))
     path = work / "report.html"
     path.write_text(page_text, encoding="utf-8")
     size_mb = path.stat().st_size / 1e6
     print(
         f"{args.hosts} hosts x {args.pins} pins = {len(report.findings):,} findings; "
-        f"render {render_s:.2f} s in Python; file {size_mb:.1f} MB"
+        f"render {render_s:.2f} s in Python ({render_cpu:.2f} s CPU); file {size_mb:.1f} MB"
     )
 
     loads: list[tuple[float, ...]] = []
+    cpu_load: list[float] = []
+    cpu_filter: dict[str, list[float]] = {f"{k}={v}": [] for k, v in FILTERS}
     filters: dict[str, list[tuple[float, ...]]] = {f"{k}={v}": [] for k, v in FILTERS}
     with browser.chromium() as context:
+        sessions: list[object] = []
+
+        def metrics_on(page: object) -> None:
+            """CPU metrics from before the page navigates, so its load counts."""
+            cdp = context.new_cdp_session(page)  # type: ignore[arg-type]
+            cdp.send("Performance.enable")
+            sessions.append(cdp)
+
         for _ in range(args.reps):
-            opened = browser.open_report(context, path)
+            sessions.clear()
+            opened = browser.open_report(context, path, before=metrics_on)
             loads.append(tuple(opened.page.evaluate(LOAD_JS)))  # type: ignore[arg-type]
+            (cdp,) = sessions
+            cpu_load.append(thread_time(cdp))
             for key, value in FILTERS:
+                before = thread_time(cdp)
                 result = opened.page.evaluate(FILTER_JS, [key, value])
+                cpu_filter[f"{key}={value}"].append(thread_time(cdp) - before)
                 filters[f"{key}={value}"].append(tuple(result))  # type: ignore[arg-type]
+            cdp.detach()  # type: ignore[attr-defined]
             opened.assert_quiet()
             opened.page.close()
 
@@ -110,6 +135,10 @@ def main() -> None:
     print(f"load (median of {args.reps}): rendered {load:.0f} ms, painted {painted:.0f} ms")
     phases = ", ".join(f"{name} {med(loads, 2 + n):.0f}" for n, name in enumerate(PHASES))
     print(f"  of which (ms): {phases}")
+    print(
+        f"  renderer main-thread CPU (Chromium's ThreadTime, load-independent): "
+        f"{statistics.median(cpu_load) * 1000:.0f} ms"
+    )
     worst = 0.0
     for name, values in filters.items():
         done, frame = med(values, 0), med(values, 1)
@@ -120,6 +149,7 @@ def main() -> None:
             for n, label in enumerate(("filter pass", "matrix DOM", "list DOM", "layout"))
         )
         print(f"  of which (ms): {parts}")
+        print(f"  renderer main-thread CPU: {statistics.median(cpu_filter[name]) * 1000:.0f} ms")
     print(
         f"targets: load {painted:.0f}/{LOAD_TARGET_MS:.0f} ms "
         f"(ratio {painted / LOAD_TARGET_MS:.2f}), slowest filter {worst:.0f}/"

@@ -38,9 +38,12 @@ table{border-collapse:collapse}
 .matrix thead th.pkg{writing-mode:vertical-rl;transform:rotate(180deg);height:130px;
 text-align:left;vertical-align:bottom;padding:4px 0}
 /* Host text keeps its own direction inside its box: it cannot reorder its neighbours. */
-.matrix th,.matrix td,.list td,#detail dd,#failed,.legend li{unicode-bidi:isolate}
+.matrix th,.matrix td.role,.list td,#detail dd,#failed,.legend li{unicode-bidi:isolate}
+/* Clipping only where host text is (headers, host and role): per-cell clipping of 15,000
+   cells was a third of a filter's layout time (benchmarks/report.py). */
 .matrix th,.matrix td{border:1px solid var(--line);padding:2px 0;text-align:center;
-white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+white-space:nowrap}
+.matrix th,.matrix td.role,.matrix td.host-status{overflow:hidden;text-overflow:ellipsis}
 .matrix thead th{background:var(--bg2);font-weight:600}
 .matrix th.host{position:sticky;left:0;background:#fff;text-align:left;padding:2px 4px;
 z-index:1}
@@ -96,7 +99,7 @@ performance.mark("pinmgr-parsed");
 // reason, direction; a host's findings are contiguous (from[h] .. to[h]).
 const S = D.strings, H = D.hosts, P = D.packages, F = D.findings, K = D.kinds, W = 7;
 const DIR = D.directions, N = F.length / W;
-const PAGE = 50;
+const PAGE = 30;  // host rows per matrix page: 30 x 300 pins is 9,000 cells to lay out
 const NARROW = matchMedia("(max-width: 600px)");  // as the stylesheet's narrow columns
 const SYMBOL = D.symbols;
 const FAIL = new Set(D.host_failures);
@@ -259,7 +262,7 @@ function renderMatrix() {
       const tr = el("tr");
       tr.dataset.host = S[H[h][0]];
       tr.appendChild(el("th", "host", short(S[H[h][0]])));
-      tr.appendChild(el("td", "", short(S[H[h][2]])));
+      tr.appendChild(el("td", "role", short(S[H[h][2]])));
       const status = [], cells = new Array(cols.length);
       for (let i = from[h]; i < to[h]; i++) {
         if (!view.keep(i)) continue;

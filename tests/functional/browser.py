@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +82,19 @@ class Opened:
         assert self.console == [], self.console
 
 
-def open_report(context: BrowserContext, path: Path, width: int = 1280) -> Opened:
-    """Open ``path`` and wait (with Playwright's deadline) for the script's first render."""
+def open_report(
+    context: BrowserContext,
+    path: Path,
+    width: int = 1280,
+    before: Callable[[Page], None] | None = None,
+) -> Opened:
+    """Open ``path`` and wait (with Playwright's deadline) for the script's first render.
+
+    ``before`` gets the page before it navigates (the benchmark starts CPU metrics there).
+    """
     page = context.new_page()
+    if before is not None:
+        before(page)
     page.set_viewport_size({"width": width, "height": 900})
     opened = Opened(page, path.resolve().as_uri())
     page.on("request", lambda r: opened.requests.append(r.url))
