@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pinmgr.diff.report import build
 from pinmgr.reporters import html
 from pinmgr.reporters.text import printable
 from tests.functional import browser
@@ -264,6 +265,15 @@ def test_no_trend_says_so(chromium: BrowserContext, tmp_path: Path) -> None:
     assert opened.page.locator("svg.trend").count() == 0
     opened.assert_quiet()
     opened.page.close()
+    # A report with no finding at all (nothing selected) still opens and says so.
+    path.write_text(html.render(build([], hosts_total=0, hosts_collected=0)), encoding="utf-8")
+    empty = browser.open_report(chromium, path)
+    assert empty.page.text_content("#status") == (
+        "0 host(s) match; 0 shown in the matrix; 0 finding(s) listed."
+    )
+    assert empty.page.locator("#matrix section").count() == 0
+    empty.assert_quiet()
+    empty.page.close()
 
 
 def test_big_fleet_renders_a_page_of_hosts_and_more_on_demand(
