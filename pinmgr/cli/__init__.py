@@ -15,6 +15,7 @@ from pinmgr.cli import fleet as _fleet  # noqa: F401  (registers commands)
 from pinmgr.cli import init as _init  # noqa: F401  (registers commands)
 from pinmgr.cli import inventory as _inventory  # noqa: F401  (registers commands)
 from pinmgr.cli import outdated as _outdated  # noqa: F401  (registers commands)
+from pinmgr.cli import report as _report  # noqa: F401  (registers commands)
 from pinmgr.cli.app import app
 from pinmgr.errors import PinmgrError, ProblemsError
 
