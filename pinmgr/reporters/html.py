@@ -64,6 +64,10 @@ def symbol(kind: FindingKind) -> str:
             return "~"
         case FindingKind.NOT_INSTALLABLE:
             return "×"
+        case FindingKind.SECURITY_UPDATE:
+            return "↑"
+        case FindingKind.NOT_CHECKED:
+            return "?"
         case FindingKind.UNSUPPORTED_OS | FindingKind.MIXED_OS | FindingKind.NOT_IN_INVENTORY:
             return "!"
         case (

@@ -63,7 +63,8 @@ button.more{margin:8px 0;font:inherit;padding:4px 10px}
 .k-unsupported-os{background:#ffd8b5}.k-unpinned{background:#eaeef2}
 .k-waived{background:#cfe2ff}.k-inconsistent{background:#fff1a8}
 .k-mixed-os{background:#ffd8b5}.k-not-installable{background:#ffc0e0}
-.k-not-in-inventory{background:#d8dee4}
+.k-not-in-inventory{background:#d8dee4}.k-not-checked{background:#d8dee4}
+.k-security-update{background:#ff8a80}
 .k-fail{background:#8c1d18;color:#fff}
 svg.trend{max-width:100%;height:auto;background:#fff;border:1px solid var(--line);
 border-radius:6px}
