@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from packaging.utils import canonicalize_name
 
-from pinmgr.diff.copies import judge_copies, split_arch
+from pinmgr.diff.copies import judge_copies
 from pinmgr.errors import VersionError
 from pinmgr.model import (
     Direction,
@@ -26,6 +26,7 @@ from pinmgr.model import (
     Pin,
     PinPolicy,
 )
+from pinmgr.versions.names import split_arch
 from pinmgr.versions.policy import evaluate
 
 CollectResult = HostSnapshot | HostFailure

@@ -9,8 +9,8 @@ pairs (``glibc.x86_64`` + ``glibc.i686``). Judging the first row only hid both c
   older ones); otherwise the newest copy is the one reported (the one ``dnf`` would run);
 * copies are ordered by rpm's own version order (``rpmvercmp``), never by their text.
 
-A pin may name one architecture as dnf does, ``name.arch`` (``glibc.i686``), for the arches
-rpm knows; any other dotted name (``python3.11``) stays a plain name.
+A pin may name one architecture as dnf does, ``name.arch`` (``glibc.i686``): see
+``versions.names.split_arch``.
 """
 
 from __future__ import annotations
@@ -22,35 +22,7 @@ from dataclasses import dataclass
 from pinmgr.errors import VersionError
 from pinmgr.model import Ecosystem, InstalledPackage
 from pinmgr.versions import compare
-
-RPM_ARCHES = frozenset(
-    {
-        "noarch",
-        "x86_64",
-        "i386",
-        "i486",
-        "i586",
-        "i686",
-        "athlon",
-        "aarch64",
-        "armv7hl",
-        "armv7l",
-        "ppc64",
-        "ppc64le",
-        "s390x",
-        "riscv64",
-        "loongarch64",
-    }
-)
-"""Architectures rpm/dnf name packages with (rpmrc's arch list, the ones distributions ship)."""
-
-
-def split_arch(package: str) -> tuple[str, str | None]:
-    """``glibc.i686`` -> (``glibc``, ``i686``); ``python3.11`` -> (``python3.11``, None)."""
-    name, dot, arch = package.rpartition(".")
-    if dot and name and arch in RPM_ARCHES:
-        return name, arch
-    return package, None
+from pinmgr.versions.names import split_arch
 
 
 @dataclass(frozen=True)

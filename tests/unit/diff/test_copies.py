@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pinmgr.diff.check import check
-from pinmgr.diff.copies import judge_copies, split_arch
+from pinmgr.diff.copies import judge_copies
 from pinmgr.model import (
     Direction,
     Ecosystem,
@@ -23,6 +23,7 @@ from pinmgr.model import (
     OsRelease,
     Pin,
 )
+from pinmgr.versions.names import split_arch
 from pinmgr.versions.policy import parse_policy
 
 RPM = Ecosystem.RPM
