@@ -149,3 +149,25 @@ def test_copies_are_ordered_as_librpm_orders_them(tmp_path: Path) -> None:
         newest = a if order > 0 else b
         if order != 0:
             assert group.chosen.version == newest, (a, b, order)
+
+
+def test_envdiff_compares_deb_and_rpm_hosts_per_family() -> None:
+    from pinmgr.diff.envdiff import envdiff, family_notes
+
+    deb_host, rpm_host = Host("d1", "debian", ("app",)), Host("r1", "rhel", ("app",))
+    pip = InstalledPackage(Ecosystem.PIP, "requests", "2.31.0", origin="/srv/venv")
+    pip_new = InstalledPackage(Ecosystem.PIP, "requests", "2.32.3", origin="/srv/venv")
+    left = [
+        HostSnapshot(
+            deb_host,
+            OsRelease("debian", "12"),
+            (InstalledPackage(Ecosystem.DEB, "libc6", "2.36-9", "amd64"), pip),
+        )
+    ]
+    right = [HostSnapshot(rpm_host, ROCKY, (rpm("glibc", "2.34-100.el9"), pip_new))]
+    rows = envdiff(left, right)
+    # Not "libc6 absent on the right, glibc absent on the left": pip is still compared.
+    assert [(r.ecosystem, r.package) for r in rows] == [(Ecosystem.PIP, "requests")]
+    (note,) = family_notes(left, right, left_name="debian", right_name="rhel")
+    assert note.startswith("role app: debian has deb packages, rhel has rpm: ")
+    assert family_notes(left, left, left_name="a", right_name="b") == []
