@@ -342,6 +342,25 @@ def vercmp_many(pairs: Sequence[tuple[str, str]]) -> list[int]:
     return [int(x) for x in out]
 
 
+class LibrpmOrder:
+    """librpm's order of a set of versions, asked once (one ``rpm --eval`` for every pair)."""
+
+    def __init__(self, versions: Iterable[str]) -> None:
+        distinct = sorted(set(versions))
+        pairs = [(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1 :]]
+        self._order = dict(zip(pairs, vercmp_many(pairs), strict=True))
+
+    def cmp(self, a: str, b: str) -> int:
+        if a == b:
+            return 0
+        if (a, b) in self._order:
+            return self._order[(a, b)]
+        return -self._order[(b, a)]
+
+    def newest(self, versions: Iterable[str]) -> str:
+        return max(versions, key=functools.cmp_to_key(self.cmp))
+
+
 def query_packages(paths: Iterable[Path]) -> list[RpmEntry]:
     """What the built packages themselves say (``rpm -qp``): the oracle of what a host has."""
     fmt = "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n"
@@ -497,6 +516,8 @@ def write_root(
         osr.write_text(OS_RELEASE_FILES[release])
     for tool in HIDDEN_TOOLS:
         _whiteout(upper / "usr" / "bin" / tool)
+    if not release.startswith("opensuse"):  # EL and Fedora: yum is dnf (community.general's
+        (upper / "usr" / "bin" / "yum").symlink_to("dnf")  # yum_versionlock runs "yum")
     # rpm --root: the database lands at <root><dbpath>; <root> is split over three upper dirs,
     # so install into a staging root and move the database into the right upper layer.
     stage = upper.parent / "rpmroot"
@@ -591,9 +612,12 @@ def plant_rpm(
             raise ValueError(f"drift.extra names {name}, already a base rpm")
         entries.append(RpmEntry(name, version))
         planted.append(("extra", name, "x86_64", None, version))
-    for name, version in foreign.items():
+    for name, version in foreign.items():  # replaces the i686 copy the release has, if any
+        old = next((e for e in entries if e.name == name and e.arch == "i686"), None)
+        if old is not None:
+            entries.remove(old)
         entries.append(RpmEntry(name, version, "i686"))
-        planted.append(("foreign-arch", name, "i686", None, version))
+        planted.append(("foreign-arch", name, "i686", old.version if old else None, version))
     return sorted(entries), planted
 
 
