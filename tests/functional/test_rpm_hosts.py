@@ -385,6 +385,8 @@ def _ansible_tool(name: str) -> str | None:
 
 
 def has_community_general() -> bool:
+    """Whether Ansible here resolves community.general (not part of ansible-core: see
+    docs/ansible.md); without it the loop runs the playbook emitted without --hold."""
     doc = _ansible_tool("ansible-doc")
     if doc is None:
         return False
@@ -395,7 +397,8 @@ def has_community_general() -> bool:
         check=False,
         timeout=120,
     )
-    return done.returncode == 0
+    # ansible-doc exits 0 and prints {} for a module it cannot find.
+    return done.returncode == 0 and "community.general.yum_versionlock" in done.stdout
 
 
 def run_playbook(world: World, host: LabHost, playbook: Path, *extra: str) -> tuple[str, int]:
@@ -449,8 +452,6 @@ def run_playbook(world: World, host: LabHost, playbook: Path, *extra: str) -> tu
 def test_dnf_playbook_loop_ends_clean(world: World) -> None:
     host = world.lab.hosts["r9"]
     inventory = world.lab.write_inventory(world.dir / "r9.toml", [host])
-    rc, _before = world.check(inventory=inventory)
-    assert rc == 1
     db_before = host_rpms(world, host)
 
     hold = has_community_general()
