@@ -543,5 +543,3 @@ def test_diff_between_a_deb_and_an_rpm_environment(world: World) -> None:
         f"role app: {ENV_RPM} has rpm packages, {ENV_DEB} has deb: package names are compared "
         "per family, so a family only one side uses is not listed"
     ]
-    table = pinmgr("diff", ENV_RPM, ENV_DEB, *common, cwd=world.dir)
-    assert f"note: role app: {ENV_RPM} has rpm packages" in table.stdout

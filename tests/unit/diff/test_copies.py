@@ -171,3 +171,15 @@ def test_envdiff_compares_deb_and_rpm_hosts_per_family() -> None:
     (note,) = family_notes(left, right, left_name="debian", right_name="rhel")
     assert note.startswith("role app: debian has deb packages, rhel has rpm: ")
     assert family_notes(left, left, left_name="a", right_name="b") == []
+
+
+def test_diff_reports_show_the_family_note() -> None:
+    import json
+
+    from pinmgr.api import DiffResult
+    from pinmgr.reporters import envdiff as reporter
+
+    note = "role app: debian has deb packages, rhel has rpm: package names are compared per family"
+    result = DiffResult("debian", "rhel", (), (), (note,))
+    assert f"note: {note}" in reporter.render_table(result, width=200)
+    assert json.loads(reporter.render_json(result))["notes"] == [note]
