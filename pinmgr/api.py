@@ -20,7 +20,7 @@ from pinmgr.diff import report as report_mod
 from pinmgr.diff.apps import app_findings
 from pinmgr.diff.check import CollectResult
 from pinmgr.diff.check import check as check_findings
-from pinmgr.diff.envdiff import DiffRow, envdiff
+from pinmgr.diff.envdiff import DiffRow, envdiff, family_notes
 from pinmgr.errors import (
     EXIT_DRIFT,
     EXIT_HOSTS,
@@ -391,6 +391,8 @@ class DiffResult:
     right: str
     rows: tuple[DiffRow, ...]
     failures: tuple[HostFailure, ...]
+    notes: tuple[str, ...] = ()
+    """What was not compared and why (deb hosts on one side, rpm hosts on the other)."""
 
 
 def _side(inventory: Inventory, name: str, roles: Sequence[str]) -> tuple[Host, ...]:
@@ -850,11 +852,10 @@ def _diff_result(
     snaps = {(r.host.env, r.host.name): r for r in results if isinstance(r, HostSnapshot)}
     failures = tuple(r for r in results if isinstance(r, HostFailure))
     by_host = left_hosts == right_hosts or (len(left_hosts) == 1 and len(right_hosts) == 1)
-    rows = envdiff(
-        [snaps[(h.env, h.name)] for h in left_hosts if (h.env, h.name) in snaps],
-        [snaps[(h.env, h.name)] for h in right_hosts if (h.env, h.name) in snaps],
-        by_role=not by_host,
-        only=only,
-        ecosystems=ecosystems,
+    left_snaps = [snaps[(h.env, h.name)] for h in left_hosts if (h.env, h.name) in snaps]
+    right_snaps = [snaps[(h.env, h.name)] for h in right_hosts if (h.env, h.name) in snaps]
+    rows = envdiff(left_snaps, right_snaps, by_role=not by_host, only=only, ecosystems=ecosystems)
+    notes = family_notes(
+        left_snaps, right_snaps, left_name=left, right_name=right, by_role=not by_host
     )
-    return DiffResult(left, right, tuple(rows), failures)
+    return DiffResult(left, right, tuple(rows), failures, tuple(notes))

@@ -616,6 +616,8 @@ def diff_cmd(
 
     Lists, per role, the packages whose versions differ, and whether RIGHT is newer or
     older than LEFT. Exit 0 when they agree, 1 when they differ, 3 when hosts failed.
+    Debian (deb) hosts on one side and RHEL-family (rpm) hosts on the other share no package
+    names: packages are compared per family, and a note says what was left out.
 
     Examples:
 

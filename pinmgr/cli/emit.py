@@ -37,7 +37,10 @@ from pinmgr.cli.app import (
 from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
 
 emit_app = typer.Typer(
-    help="Generate Ansible vars, a reconcile playbook, or apt preferences from the lockfile.",
+    help=(
+        "Generate Ansible vars, a reconcile playbook, apt preferences or a dnf versionlock "
+        "list from the lockfile."
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -200,6 +203,41 @@ def apt_preferences(
         declared = ", ".join(lock.releases_for(role)) or "none"
         raise UsageError(f"role {role} declares no {os_release!r} (declared: {declared})")
     files = emit_apt_preferences(lock, role, os_release)
+    if out is None:
+        for _rel, text in sorted(files.items()):
+            sys.stdout.write(text)
+        return
+    _write_all(files, out)
+
+
+@emit_app.command("dnf-versionlock")
+def dnf_versionlock(
+    role: Annotated[str, typer.Option("--role", "-r", metavar="ROLE", help="Role to lock.")],
+    os_release: Annotated[
+        str, typer.Option("--os", metavar="RELEASE", help="OS release key (rocky-9, ...).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Directory to write versionlock.list into (default: stdout).",
+        ),
+    ] = None,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+) -> None:
+    """A dnf versionlock list locking the role's exact rpm pins (the versionlock plugin's
+    `name-EPOCH:VERSION-RELEASE.*` lines); glob and range pins are skipped with a comment.
+
+    \b
+      pinmgr emit dnf-versionlock --role app --os rocky-9 > /etc/dnf/plugins/versionlock.list
+    """
+    from pinmgr import api
+    from pinmgr.emitters.dnf_versionlock import emit_dnf_versionlock
+
+    lock = api.read_lockfile(lockfile)
+    files = emit_dnf_versionlock(lock, role, os_release)
     if out is None:
         for _rel, text in sorted(files.items()):
             sys.stdout.write(text)

@@ -169,6 +169,8 @@ def _apt_section(
 def parse_dnf_list(lines: Sequence[str]) -> tuple[dict[str, list[str]], list[str], bool]:
     """``dnf/yum list --showduplicates`` -> (name -> versions, bad lines, "no match" seen).
 
+    Versions are listed under the name and under ``name.arch`` (for arch-qualified pins).
+
     Rows are ``name.arch  [epoch:]version-release  repo``; a long ``name.arch`` is wrapped
     onto a line of its own, the rest following on the next line. Installed rows count only
     when they name a repository (``@appstream``), not ``@System`` or ``@commandline``.
@@ -201,6 +203,8 @@ def parse_dnf_list(lines: Sequence[str]) -> tuple[dict[str, list[str]], list[str
         if repo in _NOT_A_REPO:
             continue
         found.setdefault(name, []).append(version)
+        # An arch-qualified pin (glibc.i686) is asked about as such: its versions apart.
+        found.setdefault(name_arch, []).append(version)
     if pending is not None:
         bad.append(pending)
     return found, bad, no_match

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from packaging.utils import canonicalize_name
 
+from pinmgr.diff.copies import judge_copies
 from pinmgr.errors import VersionError
 from pinmgr.model import (
     Direction,
@@ -25,6 +26,7 @@ from pinmgr.model import (
     Pin,
     PinPolicy,
 )
+from pinmgr.versions.names import split_arch
 from pinmgr.versions.policy import evaluate
 
 CollectResult = HostSnapshot | HostFailure
@@ -122,8 +124,11 @@ def _check_role(
         matches = index.lookup(pin)
         if unpinned:
             pinned.add((pin.ecosystem, index.base_name(pin.ecosystem, pin.package)))
-        for installed in matches:
-            findings.append(_compare(snap, role, release, pin, installed, verdicts))
+        if pin.ecosystem is Ecosystem.RPM:
+            findings.extend(_compare_copies(snap, role, release, pin, matches, verdicts))
+        else:
+            for installed in matches:
+                findings.append(_compare(snap, role, release, pin, installed, verdicts))
         if not matches:
             findings.append(_finding(snap, role, release, pin, FindingKind.MISSING))
     if unpinned:
@@ -266,6 +271,29 @@ def _compare(
     return replace(found, direction=direction)
 
 
+def _compare_copies(
+    snap: HostSnapshot,
+    role: str,
+    release: str,
+    pin: Pin,
+    matches: Sequence[InstalledPackage],
+    verdicts: _Verdicts,
+) -> list[Finding]:
+    """rpm: one finding per installed architecture, met by any copy of it (``diff.copies``)."""
+
+    def meets(installed: InstalledPackage) -> bool:
+        return verdicts.of(pin, installed.version) is None
+
+    out = []
+    for group in judge_copies(pin.package, matches, meets):
+        found = _compare(snap, role, release, pin, group.chosen, verdicts)
+        if group.others:
+            also = "also installed: " + ", ".join(p.version for p in group.others)
+            found = replace(found, reason=f"{found.reason}; {also}" if found.reason else also)
+        out.append(replace(found, package=group.label))
+    return out
+
+
 class _Index:
     """Installed packages by ecosystem and base name (``libssl3:i386`` -> ``libssl3``)."""
 
@@ -291,6 +319,8 @@ class _Index:
     def base_name(ecosystem: Ecosystem, name: str) -> str:
         if ecosystem is Ecosystem.PIP:
             return canonicalize_name(name)
+        if ecosystem is Ecosystem.RPM:
+            return split_arch(name)[0]
         return name.split(":", 1)[0]
 
     def lookup(self, pin: Pin) -> list[InstalledPackage]:
@@ -302,6 +332,9 @@ class _Index:
                 return [p for p in candidates if p.name == pin.package or p.arch == arch][:1]
             native = [p for p in candidates if ":" not in p.name or p.arch in (self._native, "all")]
             return native[:1] or candidates[:1]
-        if pin.ecosystem is Ecosystem.RPM:
-            return candidates[:1]
+        if pin.ecosystem is Ecosystem.RPM:  # every copy counts: judged by _compare_copies
+            rpm_arch = split_arch(pin.package)[1]
+            if rpm_arch is None:
+                return list(candidates)
+            return [p for p in candidates if p.arch == rpm_arch]
         return candidates  # pip: one per interpreter

@@ -36,6 +36,51 @@ ALL_ROLES = "*"
 
 _Table = dict[tuple[str, Ecosystem, str], set[str]]
 
+SYSTEM_FAMILIES = frozenset({Ecosystem.DEB, Ecosystem.RPM})
+"""OS package families: a Debian host and a RHEL host share no package namespace (``libc6``
+is ``glibc``), so their packages are only compared within one family."""
+
+
+def _families(snaps: Iterable[HostSnapshot], by_role: bool) -> dict[str, set[Ecosystem]]:
+    """role -> the OS package families its hosts on one side report."""
+    out: dict[str, set[Ecosystem]] = defaultdict(set)
+    for snap in snaps:
+        found = {p.ecosystem for p in snap.packages} & SYSTEM_FAMILIES
+        for role in snap.host.roles if by_role else ("*",):
+            out[role] |= found
+    return out
+
+
+def _unshared(left: set[Ecosystem], right: set[Ecosystem]) -> set[Ecosystem]:
+    """Families one side has and the other, using another family, lacks: not compared."""
+    if not left or not right or left == right:
+        return set()
+    return (left | right) - (left & right)
+
+
+def family_notes(
+    left: Sequence[HostSnapshot],
+    right: Sequence[HostSnapshot],
+    *,
+    left_name: str,
+    right_name: str,
+    by_role: bool = True,
+) -> list[str]:
+    """One line per role whose sides run different OS package families (deb vs rpm): what
+    ``envdiff`` left out, instead of every package listed as absent on the other side."""
+    fl, fr = _families(left, by_role), _families(right, by_role)
+    notes = []
+    for role in sorted(set(fl) & set(fr)):
+        if _unshared(fl[role], fr[role]):
+            lhs = "+".join(sorted(e.value for e in fl[role]))
+            rhs = "+".join(sorted(e.value for e in fr[role]))
+            where = f"role {role}: " if by_role else ""
+            notes.append(
+                f"{where}{left_name} has {lhs} packages, {right_name} has {rhs}: package names "
+                "are compared per family, so a family only one side uses is not listed"
+            )
+    return notes
+
 
 def _table(
     snaps: Iterable[HostSnapshot], by_role: bool, ecosystems: Sequence[Ecosystem]
@@ -77,9 +122,15 @@ def envdiff(
     ecosystems: Sequence[Ecosystem] = (),
     roles: Sequence[str] = (),
 ) -> list[DiffRow]:
-    """Packages whose set of versions differs between the two sides, sorted by role and name."""
+    """Packages whose set of versions differs between the two sides, sorted by role and name.
+
+    Where the sides of a role run different OS package families (Debian vs RHEL hosts), the
+    packages of a family only one side has are left out (``family_notes`` says so).
+    """
     lt, role_left = _table(left, by_role, ecosystems)
     rt, role_right = _table(right, by_role, ecosystems)
+    fl, fr = _families(left, by_role), _families(right, by_role)
+    skip = {role: _unshared(fl[role], fr[role]) for role in set(fl) & set(fr)}
     keys = set(lt) | set(rt)
     rows: list[DiffRow] = []
     for role, eco, name in sorted(keys, key=lambda k: (k[0], k[1].value, k[2])):
@@ -89,6 +140,8 @@ def envdiff(
             continue
         if role not in role_left or role not in role_right:
             continue  # a role present on one side only: nothing to compare
+        if eco in skip.get(role, ()):
+            continue  # deb vs rpm: see family_notes
         lv = lt.get((role, eco, name), {""})
         rv = rt.get((role, eco, name), {""})
         if lv == rv:

@@ -38,6 +38,7 @@ from pinmgr.model import (
     PolicyKind,
     assert_never,
 )
+from pinmgr.versions.names import split_arch
 
 PLAYBOOK_PATH = "fix.yml"
 """Key of the one file ``emit_playbook`` returns (the CLI writes it where ``--out`` says)."""
@@ -94,7 +95,7 @@ def emit_playbook(
     every exact pin on every collected host (waived findings are left alone either way).
 
     ``hold`` also marks fixed deb packages ``hold`` (dpkg selections) so unattended upgrades
-    cannot move them again; rpm holds need community.general and are only listed.
+    cannot move them again, and locks fixed rpm packages with community.general.yum_versionlock.
     """
     wanted = {FindingKind.DRIFT, FindingKind.MISSING}
     # Per (host, ecosystem, pip target, package): the specs the host's roles pin it to. An OK
@@ -236,6 +237,8 @@ class _Pins:
     def _names(eco: Ecosystem, package: str) -> list[tuple[str, str]]:
         if eco is Ecosystem.PIP:
             return [("pip", canonicalize_name(package))]
+        if eco is Ecosystem.RPM:  # glibc.i686 (a finding per arch) comes from a glibc pin
+            return [("exact", package), ("base", split_arch(package)[0])]
         return [("exact", package), ("base", package.split(":", 1)[0])]
 
 
@@ -255,8 +258,8 @@ def _header(
         lines.append(comment("deb packages are also put on hold (dpkg --set-selections)."))
         lines.append(
             comment(
-                "rpm packages are not locked: that needs community.general.yum_versionlock "
-                "(see docs/ansible.md)."
+                "rpm packages are also locked: community.general.yum_versionlock (see "
+                "docs/ansible.md)."
             )
         )
     if skipped:
@@ -300,9 +303,18 @@ def _play(names: list[str], fix: _HostFixes, *, hold: bool) -> list[str]:
         lines += _task(
             "Install pinned rpm versions",
             "ansible.builtin.dnf",
-            [f"{p}-{v}" for p, v in sorted(fix.dnf.items())],
+            [dnf_spec(p, v) for p, v in sorted(fix.dnf.items())],
             ["allow_downgrade: true"],
         )
+        if hold:
+            # Plain names: the plugin locks what is installed now (the pins, just installed),
+            # and community.general matches its own list entries by name (idempotent).
+            lines += _task(
+                "Lock pinned rpm versions",
+                "community.general.yum_versionlock",
+                sorted({split_arch(p)[0] for p in fix.dnf}),
+                ["state: present"],
+            )
     for target in sorted(fix.pip):
         lines += _task(
             f"Install pinned pip versions with {target.path}",
@@ -311,6 +323,13 @@ def _play(names: list[str], fix: _HostFixes, *, hold: bool) -> list[str]:
             [f"{target.option}: {yaml_str(target.path)}"],
         )
     return lines
+
+
+def dnf_spec(package: str, version: str) -> str:
+    """What dnf installs for a pin: ``name-[epoch:]version-release``, plus ``.arch`` for one
+    architecture (``glibc-2.34-100.el9.i686``; ``glibc.i686-...`` means nothing to dnf)."""
+    name, arch = split_arch(package)
+    return f"{name}-{version}.{arch}" if arch else f"{name}-{version}"
 
 
 def _task(name: str, module: str, packages: list[str], options: list[str]) -> list[str]:

@@ -23,6 +23,8 @@ class DiffLike(Protocol):
     def rows(self) -> tuple[DiffRow, ...]: ...
     @property
     def failures(self) -> tuple[HostFailure, ...]: ...
+    @property
+    def notes(self) -> tuple[str, ...]: ...
 
 
 def _versions(values: tuple[str, ...]) -> str:
@@ -59,6 +61,8 @@ def render_table(result: DiffLike, *, color: bool = False, width: int = 100) -> 
     for failure in result.failures:
         name, reason = log_safe(failure.host.name), log_safe(failure.reason)
         console.print(Text(f"host {name}: {failure.kind.value}: {reason}", style="bold red"))
+    for note in result.notes:
+        console.print(Text(f"note: {log_safe(note)}"))
     n = len(result.rows)
     verdict = (
         f"{n} package{'s' if n != 1 else ''} differ between {result.left} and {result.right}"
@@ -85,6 +89,7 @@ def render_json(result: DiffLike) -> str:
         "left": result.left,
         "right": result.right,
         "differences": [row(r) for r in result.rows],
+        "notes": list(result.notes),
         "failures": [
             {"host": f.host.name, "env": f.host.env, "kind": f.kind.value, "reason": f.reason}
             for f in result.failures

@@ -31,3 +31,33 @@ def name_problem(ecosystem: Ecosystem, name: str) -> str | None:
     if not PACKAGE_RES[ecosystem].fullmatch(name):
         return f"{shown(name)} is not a valid {ecosystem.value} package name"
     return None
+
+
+RPM_ARCHES = frozenset(
+    {
+        "noarch",
+        "x86_64",
+        "i386",
+        "i486",
+        "i586",
+        "i686",
+        "athlon",
+        "aarch64",
+        "armv7hl",
+        "armv7l",
+        "ppc64",
+        "ppc64le",
+        "s390x",
+        "riscv64",
+        "loongarch64",
+    }
+)
+"""Architectures rpm/dnf name packages with (rpmrc's arch list, the ones distributions ship)."""
+
+
+def split_arch(package: str) -> tuple[str, str | None]:
+    """``glibc.i686`` -> (``glibc``, ``i686``); ``python3.11`` -> (``python3.11``, None)."""
+    name, dot, arch = package.rpartition(".")
+    if dot and name and arch in RPM_ARCHES:
+        return name, arch
+    return package, None

@@ -6,6 +6,10 @@ Typical use (as root)::
         hosts = lab.start([HostSpec("web1", os_release="ubuntu-22.04",
                                     drift=Drift(versions={"nginx": "1.18.0-6ubuntu14.3"}))])
         subprocess.run(["ssh", "-F", str(lab.ssh_config), "web1", "dpkg-query -W"])
+
+RHEL-family hosts (``os_release`` one of ``rpmhost.RELEASES``: rocky-9, alma-8, fedora-40,
+amzn-2023, opensuse-leap-15.5) get an rpm database written by the real librpm instead, and with
+``dnf_repo`` a real dnf whose only source is a local repository: see ``rpmhost.py``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from .packages import (
     Status,
     packages_for,
 )
+from .rpmhost import RpmEntry
 from .specs import fleet, sample_fleet
 
 __all__ = [
@@ -62,6 +67,7 @@ __all__ = [
     "LabFactory",
     "LabHost",
     "Planted",
+    "RpmEntry",
     "Status",
     "assert_routed_locally",
     "ensure_guard_route",

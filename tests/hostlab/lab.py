@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from . import net
+from . import net, rpmhost
 from .accounts import Accounts
 from .packages import (
     BASE_PIP,
@@ -37,6 +37,7 @@ from .packages import (
     packages_for,
     render_status,
 )
+from .rpmhost import RpmEntry
 
 if TYPE_CHECKING:
     from pinmgr.model import Host
@@ -138,6 +139,9 @@ class HostSpec:
     """An executable script (with its ``#!`` line) that this host's sshd runs instead of any
     command a client asks for (sshd ``ForceCommand``; the request is in
     ``$SSH_ORIGINAL_COMMAND``, its stdin is the client's): a host that misbehaves on purpose."""
+    dnf_repo: str | None = None
+    """rpm hosts: a directory holding an rpm repository (``createrepo_c``), the only source of
+    the host's dnf (its cache is filled once the host is up); see ``rpmhost.py``."""
 
 
 @dataclass
@@ -156,6 +160,8 @@ class LabHost:
     trusted_key: str = ""
     """The key known_hosts holds for this host (differs from host_key_pub after rekey)."""
     proc: subprocess.Popen[bytes] | None = None
+    rpms: tuple[RpmEntry, ...] = ()
+    """rpm hosts (``rpmhost.is_rpm_release``): their rpm database; ``packages`` is empty."""
 
     @property
     def name(self) -> str:
@@ -276,6 +282,18 @@ def plant(spec: HostSpec) -> tuple[tuple[DpkgEntry, ...], tuple[Planted, ...]]:
     return tuple(sorted(entries.values())), tuple(planted)
 
 
+def plant_rpm(spec: HostSpec) -> tuple[tuple[RpmEntry, ...], tuple[Planted, ...]]:
+    """An rpm host's packages after its drift (versions/missing/extra; ``foreign`` adds an
+    i686 copy), and the record of what was planted (see ``rpmhost.plant_rpm``)."""
+    d = spec.drift
+    if d.held or d.config_files:
+        raise ValueError(f"{spec.name}: rpm hosts have no held or config-files state")
+    entries, rows = rpmhost.plant_rpm(
+        spec.os_release, spec.role, d.versions, d.missing, d.extra, d.foreign
+    )
+    return tuple(entries), tuple(Planted(*row) for row in rows)  # type: ignore[arg-type]
+
+
 def _dpkg_lt(a: str, b: str) -> bool:
     return subprocess.run(["dpkg", "--compare-versions", a, "lt", b], check=False).returncode == 0
 
@@ -374,9 +392,15 @@ class Lab:
 
         new: list[LabHost] = []
         for spec in specs:
-            if spec.os_release not in OS_RELEASE_FILES:
+            rpms: tuple[RpmEntry, ...] = ()
+            if rpmhost.is_rpm_release(spec.os_release):
+                spec = replace(spec, writable=True)  # its rpm database lives in the overlays
+                rpms, planted = plant_rpm(spec)
+                packages: tuple[DpkgEntry, ...] = ()
+            elif spec.os_release in OS_RELEASE_FILES:
+                packages, planted = plant(spec)
+            else:
                 raise ValueError(f"{spec.name}: unknown os_release {spec.os_release!r}")
-            packages, planted = plant(spec)
             if spec.kind == "unreachable":
                 address, index, ns = f"{net.UNREACHABLE_NET}.{self._next_unreachable}", 0, ""
                 self._next_unreachable += 1
@@ -395,6 +419,7 @@ class Lab:
                 packages=packages,
                 planted=planted,
                 pip=dict(spec.pip if spec.pip is not None else BASE_PIP),
+                rpms=rpms,
             )
             if not host.has_venv:
                 host.pip = {}
@@ -417,7 +442,30 @@ class Lab:
             self._spawn(h)
         self._wait_ready(live, timeout)
         self._write_client_files()
+        self._fill_dnf_caches([h for h in live if h.spec.dnf_repo and h.kind == "ssh"])
         return new
+
+    def _fill_dnf_caches(self, hosts: Sequence[LabHost]) -> None:
+        """``dnf makecache`` as root inside each rpm host, all at once: it fills the cache
+        ``dnf -C`` reads; ``dnf history list`` then creates the history database a real host
+        has after its first transaction (unprivileged dnf otherwise says it cannot)."""
+        script = "dnf -q makecache && dnf -q history list"
+        running = [
+            (
+                h,
+                subprocess.Popen(
+                    ["nsenter", "-t", str(self.pid1(h)), "-a", "--", "sh", "-c", script],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+            for h in hosts
+        ]
+        for h, proc in running:
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                raise net.LabError(f"{h.name}: dnf makecache failed: {err[-400:]}")
 
     def unreachable_address(self) -> str:
         """An address only the guard route covers: connecting fails at once (no route)."""
@@ -467,7 +515,10 @@ class Lab:
         for h in hosts:
             h.dir.mkdir(parents=True)
             h.dir.chmod(0o755)
-            (h.dir / "os-release").write_text(OS_RELEASE_FILES[h.os_release])
+            os_release = (
+                rpmhost.OS_RELEASE_FILES.get(h.os_release) or OS_RELEASE_FILES[h.os_release]
+            )
+            (h.dir / "os-release").write_text(os_release)
             status = render_status(h.os_release, h.packages)
             if h.spec.writable:
                 for top in ("etc", "usr", "var"):
@@ -476,7 +527,7 @@ class Lab:
                 dpkg = h.dir / "upper" / "var" / "lib" / "dpkg"
                 (h.dir / "upper" / "usr" / "lib").mkdir(parents=True)
                 for osr in ("usr/lib/os-release", "etc/os-release"):
-                    (h.dir / "upper" / osr).write_text(OS_RELEASE_FILES[h.os_release])
+                    (h.dir / "upper" / osr).write_text(os_release)
             else:
                 dpkg = h.dir / "dpkg"
             self._write_accounts(h)
@@ -485,6 +536,8 @@ class Lab:
             (dpkg / "status").write_text(status)
             archs = sorted({e.arch for e in h.packages} - {"all", "amd64"})
             (dpkg / "arch").write_text("".join(f"{a}\n" for a in ["amd64", *archs]))
+            if rpmhost.is_rpm_release(h.os_release):
+                rpmhost.write_root(h.dir / "upper", h.os_release, h.rpms, h.spec.dnf_repo)
             if h.has_venv:
                 self._write_venv(h)
             if h.spec.force_command is not None:

@@ -222,3 +222,23 @@ def test_query_for_asks_about_the_hosts_roles_and_shared_pins_only() -> None:
     assert query(Host("db1", "prod", ("db",))) == {DEB: ("bash", "postgresql-15")}
     both = query(Host("x", "prod", ("app", "db")))
     assert both[DEB] == ("bash", "nginx", "postgresql-15")
+
+
+def test_real_dnf_output_with_a_multilib_pair_and_arch_qualified_names() -> None:
+    """What Debian's dnf 4.14 printed on an rpm lab host (tests/hostlab/rpmhost.py) whose only
+    source is a createrepo_c repository: ``dnf -C -q list --showduplicates -- glibc
+    glibc.i686 openssl kernel python3-pinmgr-with-a-really-long-name-for-wrapping nosuch``."""
+    lines = (DATA / "dnf-list.rocky-9.txt").read_text().splitlines()
+    found, bad, no_match = parse_dnf_list(lines)
+    assert bad == [] and not no_match
+    assert found["glibc.i686"] == ["2.34-83.el9", "2.34-100.el9", "2.34-105.el9"]
+    assert found["glibc"] == [v for v in found["glibc.i686"] for _ in (0, 1)]  # both arches
+    assert found["kernel"] == ["5.14.0-362.8.1.el9_3", "5.14.0-427.13.1.el9_4"]  # not @System
+    asked = {RPM: ("glibc.i686", "glibc.x86_64", "openssl", "zsh")}
+    body = (DATA / "dnf-list.rocky-9.txt").read_bytes()
+    snap = parse_probe(HOST, frame([(SECTION_RPM, body, 0)]), NONCE, available=asked)
+    assert snap.warnings == ()
+    got = offered(snap.available)
+    assert got["glibc.x86_64"] == ("2.34-83.el9", "2.34-100.el9", "2.34-105.el9")
+    assert got["openssl"] == ("1:3.0.7-24.el9", "1:3.0.7-27.el9")
+    assert got["zsh"] == ()

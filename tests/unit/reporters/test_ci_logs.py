@@ -304,8 +304,10 @@ def test_diff_and_outdated_tables_are_log_safe(names: list[str], width: int, col
         right: str
         rows: tuple[DiffRow, ...]
         failures: tuple[HostFailure, ...]
+        notes: tuple[str, ...]
 
-    diff = Diff(a, b, (DiffRow(c, Ecosystem.DEB, d, (a, ""), (b,), Direction.NEWER),), (down,))
+    row_ = DiffRow(c, Ecosystem.DEB, d, (a, ""), (b,), Direction.NEWER)
+    diff = Diff(a, b, (row_,), (down,), (f"role {c}: {a} has deb packages, {b} has rpm",))
     assert_log_safe(envdiff.render_table(diff, color=colour, width=width), colour=colour)
     assert_log_safe(envdiff.render_json(diff))
     assert json.loads(envdiff.render_json(diff))["differences"][0]["package"] == d

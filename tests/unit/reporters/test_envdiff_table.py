@@ -16,6 +16,7 @@ class Result:
     right: str
     rows: tuple[DiffRow, ...]
     failures: tuple[HostFailure, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def _row(role: str) -> DiffRow:
