@@ -25,7 +25,9 @@ class SettingsGroup(TyperGroup):
         self, ctx: Any, args: list[str]
     ) -> tuple[str | None, Command | None, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
-        if name is not None and command is not None and not ctx.resilient_parsing:
+        # Help and completion need no settings, and must work while they are being fixed.
+        asks_help = any(a in ("--help", "-h") for a in rest)
+        if name is not None and command is not None and not (ctx.resilient_parsing or asks_help):
             defaults = _defaults(ctx, name, command, rest)
             if defaults:
                 ctx.default_map = {**(ctx.default_map or {}), name: defaults}

@@ -193,4 +193,5 @@ def test_bad_settings_are_listed_by_validate_and_refused_by_check(tmp_path: Path
     ]
     check = pinmgr("check", "-q", cwd=tmp_path)
     assert check.returncode == 2 and check.stdout == ""
+    assert pinmgr("check", "--help", cwd=tmp_path).returncode == 0  # help still helps
     assert check.stderr.startswith("pinmgr: error: pins/inventory.toml:4:1: setting fail_on")
