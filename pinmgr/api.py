@@ -227,6 +227,10 @@ def validate(
         _tell(loaded, options)
         if lock is not None:
             problems.extend(_unknown_roles(lock, loaded.inventory))
+    if inventory_path is not None:
+        from pinmgr import settings
+
+        problems.extend(settings.problems(inventory_path))
     return problems
 
 

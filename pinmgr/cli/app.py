@@ -12,6 +12,7 @@ import typer
 
 from pinmgr import __version__
 from pinmgr.cli.formats import OutputFormat, parse_output, render
+from pinmgr.cli.settings import SettingsGroup
 from pinmgr.errors import EXIT_HOSTS, EXIT_USAGE, PinmgrError, UsageError, WriteError
 from pinmgr.model import CheckReport, Ecosystem
 
@@ -27,6 +28,7 @@ EXIT_CODES_HELP = (
 )
 
 app = typer.Typer(
+    cls=SettingsGroup,  # the inventory's [settings] become the defaults (docs/settings.md)
     name="pinmgr",
     help=(
         "Keep servers on exactly the package versions your team pinned, and say loudly when "
@@ -36,11 +38,34 @@ app = typer.Typer(
         "Start with: pinmgr check\n\n" + EXIT_CODES_HELP
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # typer's --install-completion / --show-completion: bash, zsh, fish
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"pinmgr {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            is_eager=True,
+            callback=_print_version,
+            help="Print pinmgr's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options before the command name (the app's help text is set on ``app``)."""
+
 
 LockfileOpt = Annotated[
     Path,
@@ -65,7 +90,13 @@ InventoryOpt = Annotated[
 ]
 EnvOpt = Annotated[
     list[str] | None,
-    typer.Option("--env", "-e", metavar="ENV", help="Environment (repeatable). Default: all."),
+    typer.Option(
+        "--env",
+        "-e",
+        metavar="ENV",
+        envvar="PINMGR_ENV",
+        help="Environment (repeatable). Default: settings.envs, else all.",
+    ),
 ]
 RoleOpt = Annotated[
     list[str] | None,
@@ -83,7 +114,15 @@ ImageOpt = Annotated[
 ]
 JobsOpt = Annotated[
     int,
-    typer.Option("--jobs", "-j", min=1, max=512, metavar="N", help="Hosts collected in parallel."),
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        max=512,
+        metavar="N",
+        envvar="PINMGR_JOBS",
+        help="Hosts collected in parallel.",
+    ),
 ]
 
 
@@ -99,6 +138,7 @@ TimeoutOpt = Annotated[
     typer.Option(
         "--timeout",
         metavar="SECONDS",
+        envvar="PINMGR_TIMEOUT",
         callback=_positive,
         help="Seconds allowed per host to run the probe.",
     ),
@@ -108,6 +148,7 @@ ConnectTimeoutOpt = Annotated[
     typer.Option(
         "--connect-timeout",
         metavar="SECONDS",
+        envvar="PINMGR_CONNECT_TIMEOUT",
         callback=_positive,
         help="Seconds allowed to connect to a host.",
     ),
@@ -389,6 +430,7 @@ def check(
             "--output",
             "-o",
             metavar="FORMAT=PATH",
+            envvar="PINMGR_OUTPUT",
             help="Also write a report file, e.g. junit=pinmgr.xml (repeatable; formats as "
             "--format).",
         ),
@@ -398,6 +440,7 @@ def check(
         typer.Option(
             "--fail-on",
             metavar="WHAT",
+            envvar="PINMGR_FAIL_ON",
             help="What makes the exit code non-zero: any (drift, missing, unsupported-os, "
             "inconsistent, mixed-os, not-installable, security-update, not-in-inventory, "
             "not-checked, or hosts not collected), drift "

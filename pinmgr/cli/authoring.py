@@ -351,12 +351,25 @@ def fmt(
     lockfile: LockfileOpt = DEFAULT_LOCKFILE,
     check_only: Annotated[
         bool,
-        typer.Option("--check", help="Exit 1 and show the diff if the file is not formatted."),
+        typer.Option(
+            "--check",
+            help="Write nothing; exit 1 and show the diff if the file is not formatted (for CI).",
+        ),
+    ] = False,
+    diff_only: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Write nothing; show the diff fmt would apply (exit 1 if there is one).",
+        ),
     ] = False,
 ) -> None:
     """Normalise the lockfile's layout (sorted pins, spacing), keeping every comment.
 
-    Use --check in CI to fail on an unformatted lockfile.
+    Like ruff format or black, fmt writes without asking: it only moves pins and spaces,
+    and refuses any change of meaning (both versions are parsed and compared). Use --diff
+    to see the change first, --check in CI to fail on an unformatted lockfile. Every other
+    command that edits the lockfile leaves a formatted file formatted.
     """
     from pinmgr.atomic import write_atomic
     from pinmgr.authoring import Edit
@@ -377,7 +390,7 @@ def fmt(
     if not change.changed:
         sys.stdout.write(f"{path}: already formatted\n")
         return
-    if check_only:
+    if check_only or diff_only:
         sys.stdout.write(change.diff())
         sys.stderr.write(f"pinmgr: {path} is not formatted (run: pinmgr fmt)\n")
         raise typer.Exit(EXIT_DRIFT)

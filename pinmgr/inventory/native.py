@@ -148,7 +148,8 @@ def parse(text: str, file: str, *, base_dir: Path | None = None) -> NativeInvent
     base = base_dir if base_dir is not None else Path(file).parent
     doc = read_toml(text, file)
     check = _Checker(locate(text, file))
-    check.unknown_keys(doc, frozenset(("schema", "environments", "sources")))
+    # [settings] is read by pinmgr.settings (shared defaults of the commands, not hosts).
+    check.unknown_keys(doc, frozenset(("schema", "environments", "sources", "settings")))
     schema = doc.get("schema")
     if schema is None:
         check.problem(f"missing 'schema = {SCHEMA}'")

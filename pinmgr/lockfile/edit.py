@@ -288,7 +288,11 @@ def _ensure_blank_line_after(table: Table | None) -> None:
     """Keep the file's blank line between tables when appending after ``table``."""
     if table is None:
         return
-    text = table.as_string()
+    # ``as_string`` is the body only: a table with a header line ([roles.db."ubuntu-24.04"])
+    # already ends that line, so a body of one newline is the blank line (adding another
+    # made two, which ``fmt --check`` rejects).
+    header = "" if table.is_super_table() else "\n"
+    text = header + table.as_string().replace("\r\n", "\n")
     if text and not text.endswith("\n\n"):
         table.add(tomlkit.nl())
 

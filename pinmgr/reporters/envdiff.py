@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from rich.table import Table
 from rich.text import Text
 
 from pinmgr.diff.envdiff import ALL_ROLES, DiffRow
 from pinmgr.model import Direction, HostFailure
+from pinmgr.reporters.fit import Column, fitted
 from pinmgr.reporters.text import json_text, log_safe, rendered, string_console
 
 SCHEMA = "pinmgr.diff/1"
@@ -42,22 +42,30 @@ def _direction(row: DiffRow, right: str) -> str:
 def render_table(result: DiffLike, *, color: bool = False, width: int = 100) -> str:
     console = string_console(width, color)
     if result.rows:
-        table = Table(show_edge=False, pad_edge=False, header_style="bold")
         # Compared without roles (--no-roles): every row's role is "*", a column saying nothing.
         by_role = any(row.role != ALL_ROLES for row in result.rows)
-        names = ("eco", "package", log_safe(result.left), log_safe(result.right), "difference")
-        for name in ("role", *names) if by_role else names:
-            table.add_column(Text(name), overflow="fold")  # Text: a name is never markup
-        for row in result.rows:
-            table.add_row(
+        columns = (
+            *((Column("role", shorten=True, drop=1, lift=True),) if by_role else ()),
+            Column("eco", drop=2, lift=True),
+            Column("package"),
+            # Versions are listed ", "-separated: the cell wraps between them, never inside.
+            Column(log_safe(result.left), whole=False),
+            Column(log_safe(result.right), whole=False),
+            Column("change", whole=False),  # short: its header must not widen the column
+        )
+        rows = [
+            [
                 *((Text(log_safe(row.role)),) if by_role else ()),
                 Text(row.ecosystem.value),
                 Text(log_safe(row.package)),
                 Text(_versions(row.left)),
                 Text(_versions(row.right)),
                 Text(_direction(row, log_safe(result.right)), style="yellow"),
-            )
-        console.print(table)
+            ]
+            for row in result.rows
+        ]
+        fit = fitted(columns, rows, width)
+        fit.print(console, width)
     for failure in result.failures:
         name, reason = log_safe(failure.host.name), log_safe(failure.reason)
         console.print(Text(f"host {name}: {failure.kind.value}: {reason}", style="bold red"))

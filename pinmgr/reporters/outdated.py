@@ -9,17 +9,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 
 from pinmgr.diff.installable import OutdatedRow
 from pinmgr.model import HostFailure
+from pinmgr.reporters.fit import Column, fitted
 from pinmgr.reporters.text import json_text, log_safe, rendered, string_console
 
 SCHEMA = "pinmgr.outdated/1"
 COLUMNS = ("role", "release", "eco", "package", "pinned", "newest offered", "hosts")
 SECURITY_COLUMN = "security fix"
 """Shown only when some row has one (diff.security): which offered version is a fix, whence."""
+# Narrow terminals: eco goes first, then the hosts (a list that also wraps between names);
+# a glob pin shows "(newest it allows)" after a space, where it may wrap.
+FIT = (
+    Column("role", shorten=True, lift=True),
+    Column("release", lift=True),
+    Column("eco", drop=2, lift=True),
+    Column("package"),
+    Column("pinned", whole=False),
+    Column("newest offered"),
+    Column("hosts", whole=False, drop=1),
+)
 MAX_HOSTS_SHOWN = 3
 
 
@@ -55,12 +66,9 @@ def render_table(
 ) -> str:
     console = string_console(width, color)
     if rows:
-        table = Table(show_edge=False, pad_edge=False, header_style="bold")
         security = any(row.security is not None for row in rows)
-        for name in (*COLUMNS, SECURITY_COLUMN) if security else COLUMNS:
-            table.add_column(name, overflow="fold")
-        for row in rows:
-            cells = [
+        rows_text = [
+            [
                 Text(log_safe(row.role)),
                 Text(log_safe(row.os_release)),
                 Text(row.ecosystem.value),
@@ -69,10 +77,12 @@ def render_table(
                 Text(log_safe(row.newest), style="yellow"),
                 Text(_hosts(row.hosts)),
             ]
-            if security:
-                cells.append(Text(_fix(row), style="bold red"))
-            table.add_row(*cells)
-        console.print(table)
+            + ([Text(_fix(row), style="bold red")] if security else [])
+            for row in rows
+        ]
+        columns = (*FIT, Column(SECURITY_COLUMN, whole=False)) if security else FIT
+        fit = fitted(columns, rows_text, width)
+        fit.print(console, width)
     for failure in failures:
         name, reason = log_safe(failure.host.name), log_safe(failure.reason)
         console.print(Text(f"host {name}: {failure.kind.value}: {reason}", style="bold red"))

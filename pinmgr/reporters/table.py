@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pinmgr.model import CheckReport, Direction, Finding, FindingKind
+from pinmgr.reporters.fit import Column, Fitted, fitted
 from pinmgr.reporters.text import log_safe, rendered, string_console, warnings_by_host
 
 STYLES: dict[FindingKind, str] = {
@@ -95,11 +96,20 @@ def grouped(findings: tuple[Finding, ...]) -> list[tuple[Finding, list[str]]]:
 
 
 _CONTEXT_COLUMNS = ("env", "host", "role", "eco")
+# At narrow widths context is shortened, then left out: eco first (the versions show it),
+# then role, env, and host last (which host drifted is the point of the row).
+_CONTEXT_FIT = (
+    Column("env", shorten=True, drop=2),
+    Column("host", shorten=True, drop=1),
+    Column("role", shorten=True, drop=3),
+    Column("eco", drop=4),
+)
+_MATRIX_FIT = (Column("role", shorten=True, drop=2), Column("eco", drop=4))
 
 
 def _findings_table(
-    report: CheckReport, *, by_host: bool, show_ok: bool
-) -> tuple[Table | None, str, list[tuple[str, str]]]:
+    report: CheckReport, *, by_host: bool, show_ok: bool, width: int
+) -> tuple[Fitted | None, str, list[tuple[str, str]]]:
     """The findings table, a context line naming the columns left out, and footnotes.
 
     A column holding one value in every row (one environment, one host...) is said once
@@ -122,12 +132,8 @@ def _findings_table(
         for i in range(4)
         if i not in keep and cells[0][i]
     ]
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for name in (*(_CONTEXT_COLUMNS[i] for i in keep), "package", "pinned", "installed"):
-        table.add_column(name, overflow="fold")
-    # Status is short now that reasons are footnotes: keep it whole, versions fold first.
-    table.add_column("status", no_wrap=True)
     notes: dict[str, int] = {}
+    table_rows: list[list[Text]] = []
     for (f, _hosts), ctx in zip(rows, cells, strict=True):
         style = STYLES.get(f.kind, FAILURE_STYLE)
         detail = log_safe(f.reason or f.waiver_reason)
@@ -135,13 +141,24 @@ def _findings_table(
         if detail:
             number = notes.setdefault(detail, len(notes) + 1)
             mark = f" [{number}]"
-        table.add_row(
-            *(Text(log_safe(ctx[i])) for i in keep),
-            Text(log_safe(f.package)),
-            Text(log_safe(f.expected)),
-            Text(log_safe(f.actual) if f.actual else "-"),
-            Text(status(f) + mark, style=style),
+        table_rows.append(
+            [
+                *(Text(log_safe(ctx[i])) for i in keep),
+                Text(log_safe(f.package)),
+                Text(log_safe(f.expected)),
+                Text(log_safe(f.actual) if f.actual else "-"),
+                # Status is short now that reasons are footnotes; it may wrap between words.
+                Text(status(f) + mark, style=style),
+            ]
         )
+    columns = [
+        *(_CONTEXT_FIT[i] for i in keep),
+        Column("package"),
+        Column("pinned"),
+        Column("installed"),
+        Column("status", whole=False),
+    ]
+    table = fitted(columns, table_rows, width)
     footnotes = [(f"[{n}]", text) for text, n in notes.items()]
     return table, " · ".join(constant), footnotes
 
@@ -157,7 +174,7 @@ def _cell(counts: Counter[str], pinned_ok: set[str]) -> Text:
     return text
 
 
-def _matrix(report: CheckReport) -> tuple[Table | None, str]:
+def _matrix(report: CheckReport, width: int) -> tuple[Fitted | None, str]:
     present = {f.env for f in report.findings if f.kind in _MATRIX_KINDS}
     if len(present) < 2:
         return None, ""
@@ -183,21 +200,32 @@ def _matrix(report: CheckReport) -> tuple[Table | None, str]:
     keep = [i for i in (0, 1) if len({k[i] for k in cells}) > 1]
     first = min(cells)
     constant = [f"{_CONTEXT_COLUMNS[i + 2]} {log_safe(first[i])}" for i in (0, 1) if i not in keep]
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for name in (*(_CONTEXT_COLUMNS[i + 2] for i in keep), "package", "pinned", *envs):
-        table.add_column(Text(log_safe(name)), overflow="fold")  # Text: never markup
+    table_rows: list[list[Text]] = []
     for key in sorted(cells):
         row = cells[key]
         divergent = len({v for env in row.values() for v in env}) > 1 or any(
             v not in ok_versions[key] for env in row.values() for v in env
         )
         cols = [_cell(row[e], ok_versions[key]) if e in row else Text("") for e in envs]
-        table.add_row(
-            *(Text(log_safe(key[i])) for i in keep),
-            Text(log_safe(key[2]), style="bold" if divergent else ""),
-            Text(log_safe(key[3])),
-            *cols,
+        table_rows.append(
+            [
+                *(Text(log_safe(key[i])) for i in keep),
+                Text(log_safe(key[2]), style="bold" if divergent else ""),
+                Text(log_safe(key[3])),
+                *cols,
+            ]
         )
+    columns = [
+        *(_MATRIX_FIT[i] for i in keep),
+        Column("package"),
+        # Without colour the pin tells which cells match it; at 80 columns the environments'
+        # versions matter more (the findings below still show every problem's pin), and the
+        # role keeps rows of one package apart.
+        Column("pinned", drop=3),
+        # An environment's cell lists versions ("1.2-3×4 1.2-4"): it wraps between them.
+        *(Column(log_safe(e), whole=False) for e in envs),
+    ]
+    table = fitted(columns, table_rows, width)
     return table, " · ".join(constant)
 
 
@@ -210,23 +238,25 @@ def render(
     by_host: bool = False,
 ) -> str:
     console = string_console(width, color)
-    matrix, matrix_context = _matrix(report)
+    matrix, matrix_context = _matrix(report, width)
     if matrix is not None:
         console.print(Text("Pinned packages per environment", style="bold underline"))
         if matrix_context:
             console.print(Text(matrix_context, style="bold"))
-        console.print(matrix)
+        matrix.print(console, width)
         console.print()
     # With a matrix, every ok version is already in it: the findings list the problems
     # (``--by-host`` still lists every host's rows).
     show_ok = show_ok and (matrix is None or by_host)
-    table, context, footnotes = _findings_table(report, by_host=by_host, show_ok=show_ok)
+    table, context, footnotes = _findings_table(
+        report, by_host=by_host, show_ok=show_ok, width=width
+    )
     if table is not None:
         if matrix is not None:
             console.print(Text("Findings", style="bold underline"))
         if context:
             console.print(Text(context, style="bold"))
-        console.print(table)
+        table.print(console, width)
         if footnotes:
             console.print(hanging(footnotes))
     warned = warning_items(report)

@@ -30,6 +30,7 @@ RANK = {
     "reporters": 4,
     "emitters": 4,
     "history": 4,
+    "settings": 4,  # reads the inventory's [settings]; knows diff's FailOn to check fail_on
     "api": 5,
     "authoring": 5,
     "cli": 6,

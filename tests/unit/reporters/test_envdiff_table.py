@@ -29,11 +29,11 @@ def _header(text: str) -> list[str]:
 
 def test_without_roles_there_is_no_role_column() -> None:
     out = render_table(Result("staging", "production", (_row(ALL_ROLES),)))
-    assert _header(out) == ["eco", "package", "staging", "production", "difference"]
+    assert _header(out) == ["eco", "package", "staging", "production", "change"]
     assert "*" not in out
 
 
 def test_with_roles_every_column_is_named() -> None:
     out = render_table(Result("staging", "production", (_row("app"),)))
-    assert _header(out) == ["role", "eco", "package", "staging", "production", "difference"]
+    assert _header(out) == ["role", "eco", "package", "staging", "production", "change"]
     assert "production newer" in out
