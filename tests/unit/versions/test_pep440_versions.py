@@ -46,7 +46,7 @@ def test_every_ecosystem_has_a_scheme() -> None:
 
 def test_unknown_ecosystem() -> None:
     with pytest.raises(
-        VersionError, match=r"unknown ecosystem 'apk' \(expected one of deb, rpm, pip\)"
+        VersionError, match=r"unknown ecosystem 'apk' \(expected one of deb, rpm, pip, app\)"
     ):
         compare("apk", "1", "2")
 
