@@ -14,12 +14,17 @@ then ``history HOST`` timed in-process (``Store.versions``) and as the CLI in a 
     python benchmarks/history.py record --hosts 10000 --out /tmp/pinmgr-fleet
     python benchmarks/history.py query --out /tmp/pinmgr-history
     python benchmarks/history.py record --backend postgresql://...   # an existing server
+    python benchmarks/history.py concurrent -n 100 [--backend postgresql://...]
+
+``concurrent``: N real ``pinmgr check`` processes started at once, recording into one store;
+prints their exit codes and how many runs the store holds afterwards (must be N).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import random
 import shutil
 import sqlite3
@@ -150,6 +155,58 @@ def bench_query(out: Path) -> None:
         print(f"pinmgr history {' '.join(args)}: {lines} lines in {took:.3f}s (fresh process)")
 
 
+CONCURRENT_SNAPSHOT = {
+    "format": "pinmgr-snapshot",
+    "format_version": 1,
+    "pinmgr_version": "bench",
+    "started_at": "2026-12-01T00:00:00Z",
+    "finished_at": "2026-12-01T00:00:01Z",
+    "selection": {"envs": [], "roles": [], "shard": None},
+    "hosts": [
+        {
+            "name": f"web{i}",
+            "env": "prod",
+            "roles": ["app"],
+            "collected_at": "2026-12-01T00:00:01Z",
+            "sources": ["deb"],
+            "os_release": {"id": "debian", "version_id": "12"},
+            "packages": {"deb": [{"name": "bash", "version": f"5.2.15-{i}", "arch": "amd64"}]},
+            "warnings": [],
+        }
+        for i in range(3)
+    ],
+}
+
+
+def bench_concurrent(n: int, out: Path, backend: str | None) -> None:
+    """``n`` real ``pinmgr check`` processes started at once, recording into one store."""
+    out.mkdir(parents=True, exist_ok=True)
+    snap = out / "three-hosts.json"
+    snap.write_text(json.dumps(CONCURRENT_SNAPSHOT))
+    store = backend or str(out / "concurrent.sqlite")
+    if backend is None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(store + suffix).unlink(missing_ok=True)
+    lock = Path(__file__).resolve().parents[1] / "pins" / "pinmgr.toml"
+    argv = [sys.executable, "-m", "pinmgr", "check", "-l", str(lock), "--snapshot", str(snap)]
+    argv += ["--history", store, "-q", "--no-ok", "-f", "json"]
+    t = time.perf_counter()
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)
+    ]
+    codes = [p.wait() for p in procs]
+    errors = [p.stderr.read() for p in procs if p.stderr]
+    took = time.perf_counter() - t
+    recorded = open_store(store, lock)
+    runs = len(recorded.runs(limit=n + 10))
+    recorded.close()
+    print(
+        f"{n} concurrent pinmgr check processes in {took:.1f}s: exit codes "
+        f"{sorted(set(codes))}, {sum(1 for e in errors if e)} wrote to stderr, "
+        f"{runs} runs recorded"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -157,11 +214,17 @@ def main() -> None:
     rec.add_argument("--hosts", type=int, default=10000)
     rec.add_argument("--out", type=Path, default=Path("/tmp/pinmgr-fleet"))
     rec.add_argument("--backend", default=None, help="a postgresql:// URL (default: SQLite)")
+    conc = sub.add_parser("concurrent")
+    conc.add_argument("-n", type=int, default=100)
+    conc.add_argument("--out", type=Path, default=Path("/tmp/pinmgr-history"))
+    conc.add_argument("--backend", default=None, help="a postgresql:// URL (default: SQLite)")
     query = sub.add_parser("query")
     query.add_argument("--out", type=Path, default=Path("/tmp/pinmgr-history"))
     args = parser.parse_args()
     if args.what == "record":
         bench_record(args.hosts, args.out, args.backend)
+    elif args.what == "concurrent":
+        bench_concurrent(args.n, args.out, args.backend)
     else:
         bench_query(args.out)
 
