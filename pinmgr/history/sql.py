@@ -402,20 +402,30 @@ class SqlStore:
         since: dt.datetime | None = None,
     ) -> list[VersionSpan]:
         with self._read() as cur:
+            if host is None:
+                rows = self._q(cur, "SELECT id, env, name FROM hosts").fetchall()
+            else:
+                rows = self._q(
+                    cur, "SELECT id, env, name FROM hosts WHERE name = ?", (to_db(host),)
+                ).fetchall()
             hosts = {
                 int(i): (from_db(e), from_db(n))
-                for i, e, n in self._q(cur, "SELECT id, env, name FROM hosts").fetchall()
-                if (host is None or from_db(n) == host) and (not envs or from_db(e) in envs)
-            }
-            versions = {
-                int(i): (e, from_db(n), from_db(v))
-                for i, e, n, v in self._q(
-                    cur, "SELECT id, ecosystem, name, version FROM versions"
-                ).fetchall()
-                if package is None or fnmatch.fnmatchcase(from_db(n), package)
+                for i, e, n in rows
+                if not envs or from_db(e) in envs
             }
             states = self._states(cur, list(hosts))
-            sets = self._sets(cur, {s for seq in states.values() for _, _, s in seq})
+            versions: dict[int, tuple[str, str, str]] = {}
+            if package is not None:  # the package's versions first: sets shrink as decoded
+                for i, e, n, v in self._q(cur, "SELECT id, ecosystem, name, version FROM versions"):
+                    if fnmatch.fnmatchcase(from_db(n), package):
+                        versions[int(i)] = (e, from_db(n), from_db(v))
+            keep = frozenset(versions) if package is not None else None
+            sets = self._sets(cur, {s for seq in states.values() for _, _, s in seq}, keep)
+            if package is None:
+                used = sorted(frozenset().union(*sets.values())) if sets else []
+                query = "SELECT id, ecosystem, name, version FROM versions WHERE id IN ({marks})"
+                for i, e, n, v in self._chunked(cur, query, used):
+                    versions[int(i)] = (e, from_db(n), from_db(v))
         spans: list[VersionSpan] = []
         wanted = frozenset(versions)
         for host_id, seq in states.items():
@@ -443,11 +453,15 @@ class SqlStore:
             out.setdefault(int(host_id), []).append((int(run_id), at, int(set_id)))
         return out
 
-    def _sets(self, cur: Any, set_ids: set[int]) -> dict[int, frozenset[int]]:
+    def _sets(
+        self, cur: Any, set_ids: set[int], keep: frozenset[int] | None = None
+    ) -> dict[int, frozenset[int]]:
+        """Decoded sets; with ``keep``, only those ids of each (small sets for one package)."""
         out: dict[int, frozenset[int]] = {}
         query = "SELECT id, body FROM package_sets WHERE id IN ({marks})"
         for set_id, body in self._chunked(cur, query, sorted(set_ids)):
-            out[int(set_id)] = codec.decode_set(bytes(body))
+            ids = codec.decode_set(bytes(body))
+            out[int(set_id)] = ids if keep is None else ids & keep
         return out
 
     # -- pruning ----------------------------------------------------------------------------
