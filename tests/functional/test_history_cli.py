@@ -176,3 +176,16 @@ def test_prune_keeps_recent_runs(world: Path, tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (0, "0 runs older than 90d deleted\n")
     bad = pinmgr("history", "--prune", "--history", store, cwd=world)
     assert bad.returncode == 2 and "--prune and --keep AGE go together" in bad.stderr
+
+
+def test_collect_is_recorded_for_history(world: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "h.sqlite")
+    result = pinmgr("collect", "-o", str(tmp_path / "s.json"), "-q", "--history", store, cwd=world)
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(
+        pinmgr("history", "--runs", "--history", store, "-f", "json", cwd=world).stdout
+    )
+    assert [(r["command"], r["hosts_collected"]) for r in runs["runs"]] == [("collect", 1)]
+    shown = pinmgr("history", "localhost", "dpkg", "--history", store, "-f", "json", cwd=world)
+    (span,) = json.loads(shown.stdout)["versions"]
+    assert span["first_recorded"] and span["disappeared"] is None
