@@ -44,9 +44,10 @@ def pytest_configure(config: pytest.Config) -> None:
     temp_home = tempfile.mkdtemp(prefix="pinmgr-test-home-")
     _STATE["temp_home"] = temp_home
     os.environ["HOME"] = temp_home
-    # Every check/collect records history: into the throwaway home, never pins/.pinmgr/ of
-    # the checkout (tests that test the store pass their own --history).
-    os.environ["PINMGR_HISTORY"] = str(Path(temp_home) / "history.sqlite")
+    # No check/collect of the suite records history (pins/.pinmgr/ of the checkout stays
+    # absent, and reports carry no new/known marks that would depend on test order); the
+    # history tests unset this and name their own store.
+    os.environ["PINMGR_NO_HISTORY"] = "1"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

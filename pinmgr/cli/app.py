@@ -183,7 +183,11 @@ HistoryOpt = Annotated[
 ]
 NoHistoryOpt = Annotated[
     bool,
-    typer.Option("--no-history", help="Record nothing in the history store."),
+    typer.Option(
+        "--no-history",
+        envvar="PINMGR_NO_HISTORY",
+        help="Record nothing in the history store (and mark no finding new or known).",
+    ),
 ]
 
 DEFAULT_JOBS = 64  # as collectors.pool.DEFAULT_JOBS (not imported: --help stays light)

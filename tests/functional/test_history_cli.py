@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="need
 def pinmgr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
     env.pop("PINMGR_HISTORY", None)  # each test names its store
+    env.pop("PINMGR_NO_HISTORY", None)  # the suite turns recording off (tests/conftest.py)
     return subprocess.run(
         [sys.executable, "-m", "pinmgr", *args],
         cwd=cwd,
@@ -157,6 +158,7 @@ def test_a_read_only_directory_warns_and_the_check_goes_on(world: Path, tmp_path
     args = ("check", "-l", "pinmgr.toml", "--snapshot", "before.json", "-q", "--no-ok")
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("PINMGR_HISTORY", None)
+    env.pop("PINMGR_NO_HISTORY", None)
     result = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(locked),
          sys.executable, "-m", "pinmgr", *args],
