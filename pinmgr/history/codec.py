@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import operator
 import re
 import zlib
 from array import array
@@ -60,9 +61,7 @@ def parse_time(text: str) -> dt.datetime:
 def encode_set(ids: Iterable[int]) -> bytes:
     """Sorted distinct ids as 4-byte deltas (small numbers: zlib shrinks them well)."""
     ordered = sorted(set(ids))
-    deltas = array(
-        "I", (b - a for a, b in zip(itertools.chain((0,), ordered), ordered, strict=False))
-    )
+    deltas = array("I", map(operator.sub, ordered, itertools.chain((0,), ordered)))
     return deltas.tobytes()
 
 

@@ -33,6 +33,7 @@ from pinmgr.model import (
     FindingKind,
     HostFailure,
     HostSnapshot,
+    InstalledPackage,
     TrendPoint,
 )
 
@@ -194,13 +195,19 @@ class SqlStore:
             "INSERT INTO hosts (env, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
         )
         snaps = [r for r in results if isinstance(r, HostSnapshot)]
-        wanted: set[tuple[str, str, str]] = set()
+        # A fleet has millions of package records but few distinct ones (the snapshot
+        # reader shares one InstalledPackage per distinct record): key them by identity,
+        # with C-level map/zip per host, and build the (ecosystem, name, version) key once
+        # per distinct record. The snapshots hold every record alive, so ids are stable.
+        distinct: dict[int, InstalledPackage] = {}
         for s in snaps:
-            wanted.update((p.ecosystem.value, p.name, p.version) for p in s.packages)
-        version_ids = self._version_ids(cur, wanted)
+            distinct.update(zip(map(id, s.packages), s.packages, strict=True))
+        keys = {i: (p.ecosystem.value, p.name, p.version) for i, p in distinct.items()}
+        flat = self._version_ids(cur, set(keys.values()))
+        vid = {i: flat[key] for i, key in keys.items()}
         raw_of: dict[tuple[str, str], bytes] = {}
         for s in snaps:
-            ids = [version_ids[(p.ecosystem.value, p.name, p.version)] for p in s.packages]
+            ids = list(map(vid.__getitem__, map(id, s.packages)))
             raw_of[(s.host.env, s.host.name)] = codec.encode_set(ids)
         set_ids = self._set_ids(cur, raw_of.values())
         rows: list[Row] = []
@@ -268,10 +275,13 @@ class SqlStore:
         rows: list[Row] = []
         counts: Counter[tuple[str, str]] = Counter()
         times: dict[str, dt.datetime] = {}
+        ok = FindingKind.OK
+        ok_by_env: Counter[str] = Counter()
         for f in run.report.findings:
-            counts[(f.env, f.kind.value)] += 1
-            if f.kind is FindingKind.OK:
+            if f.kind is ok:  # most of a fleet's findings: counted by env alone, fast
+                ok_by_env[f.env] += 1
                 continue
+            counts[(f.env, f.kind.value)] += 1
             key = finding_key(f)
             seen = first_seen.get(key)
             if seen is not None:
@@ -294,6 +304,8 @@ class SqlStore:
             "actual", "direction", "reason", "os_release", "waiver", "first_seen",
         )  # fmt: skip
         self._d.bulk_insert(cur, "findings", columns, rows)
+        for env, n in ok_by_env.items():
+            counts[(env, ok.value)] += n
         self._counts(cur, run_id, run, counts)
         return known
 
