@@ -243,6 +243,18 @@ def history_cmd(
         raise typer.BadParameter(f"{fmt!r} is not one of table, json", param_hint="--format")
     if prune != (keep is not None):
         raise UsageError("--prune and --keep AGE go together")
+    from pinmgr.history import default_path
+
+    if history is None and not default_path(lockfile).exists():
+        # Nothing recorded yet: say so, without creating an empty store beside the lockfile.
+        if fmt == "json":
+            sys.stdout.write(render_runs([], fmt) if runs else render_versions([], fmt))
+        else:
+            from pinmgr.reporters.text import printable
+
+            where = printable(str(default_path(lockfile)))
+            sys.stdout.write(f"no runs recorded (no store at {where})\n")
+        return
     now = dt.datetime.now(dt.timezone.utc)
     store = open_store(history, lockfile)
     try:
