@@ -192,7 +192,9 @@ def bench_concurrent(n: int, out: Path, backend: str | None) -> None:
     argv += ["--history", store, "-q", "--no-ok", "-f", "json"]
     t = time.perf_counter()
     procs = [
-        subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)
+        # cwd: a directory with no pins/inventory.toml, so the snapshot's hosts are the fleet
+        subprocess.Popen(argv, cwd=out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(n)
     ]
     codes = [p.wait() for p in procs]
     errors = [p.stderr.read() for p in procs if p.stderr]
