@@ -259,8 +259,11 @@ def check(
     on_done: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     on_start: Callable[[int], None] | None = None,
+    collected: list[CollectResult] | None = None,
 ) -> CheckReport:
-    """Collect every selected host and compare it with the lockfile."""
+    """Collect every selected host and compare it with the lockfile.
+
+    ``collected``, when given, receives every host's result (for the history store)."""
     lock = read_lockfile(lockfile_path)
     inventory = select(
         read_inventory(inventory_path, options),
@@ -282,6 +285,8 @@ def check(
         cancel=cancel,
         available=available_query(lock) if options.installable or options.security else None,
     )
+    if collected is not None:
+        collected.extend(results)
     return report_for(lock, results, options, environments=[e.name for e in inventory.environments])
 
 
@@ -781,6 +786,7 @@ def check_saved(
     *,
     max_age: dt.timedelta | None = None,
     now: dt.datetime | None = None,
+    collected: list[CollectResult] | None = None,
 ) -> CheckReport:
     """``check`` on saved data (snapshots, Ansible facts): no host is contacted."""
     if options.installable:
@@ -796,6 +802,8 @@ def check_saved(
     if unknown:
         raise unknown[0]
     report = report_for(lock, bound.results, options, environments=bound.environments)
+    if collected is not None:
+        collected.extend(bound.results)
     if bound.findings:
         report = replace(
             report_mod.build(
@@ -863,3 +871,57 @@ def _diff_result(
         left_snaps, right_snaps, left_name=left, right_name=right, by_role=not by_host
     )
     return DiffResult(left, right, tuple(rows), failures, tuple(notes))
+
+
+# ---------------------------------------------------------------------------------------------
+# History: every check and collect recorded (``pinmgr history``, ``check --fail-on new``).
+
+
+@dataclass(frozen=True)
+class HistoryOptions:
+    """Where runs are recorded: ``url`` None is ``.pinmgr/history.sqlite`` beside the lockfile."""
+
+    url: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What recording a run gave: the report with its new/known marks, or why it was not."""
+
+    report: CheckReport | None
+    run_id: int | None = None
+    # The store could not be opened or written (read-only directory, server down): one line.
+    warning: str | None = None
+
+
+def record_run(
+    command: str,
+    lockfile_path: str | Path,
+    options: CheckOptions,
+    results: Sequence[CollectResult],
+    report: CheckReport | None,
+    history: HistoryOptions,
+    *,
+    clock: Clock = utc_now,
+) -> Recording:
+    """Record one run; a check's report comes back marked (``known_since``) against the
+    previous run of the same scope. A store that cannot be written is a warning, never a
+    failed check; a store from a newer pinmgr is an error (``HistoryError``, exit 2)."""
+    from pinmgr.history import open_store
+    from pinmgr.history.interface import RunRecord, Scope, StoreUnavailable
+
+    if not history.enabled:
+        return Recording(report)
+    scope = Scope.of(Path(lockfile_path).as_posix(), options.envs, options.roles)
+    record = RunRecord(command, scope, clock(), results, report)
+    try:
+        store = open_store(history.url, lockfile_path)
+        try:
+            done = store.record(record)
+        finally:
+            store.close()
+    except StoreUnavailable as exc:
+        return Recording(report, warning=f"history not recorded: {exc}")
+    marked = replace(report, known_since=done.known_since) if report is not None else None
+    return Recording(marked, done.run_id)

@@ -10,6 +10,7 @@ The values a fleet check makes per host, per package and per finding have ``__sl
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NoReturn
@@ -423,6 +424,15 @@ class CheckReport:
     environments: tuple[str, ...] = field(default=())
     # HostSnapshot.warnings (and HostFailure.warnings) of every host, in host order.
     warnings: tuple[HostWarning, ...] = ()
+    # With a history store: each non-ok finding the previous run of the same scope also had,
+    # and since when (tz-aware); a non-ok finding absent from it is new. None: no history.
+    known_since: Mapping[Finding, dt.datetime] | None = None
+
+    def is_new(self, finding: Finding) -> bool:
+        """True for a non-ok finding the previous recorded run did not have (or no history)."""
+        if finding.kind is FindingKind.OK:
+            return False
+        return self.known_since is None or finding not in self.known_since
 
     @property
     def failed_hosts(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import os
 import pwd
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,10 @@ def pytest_configure(config: pytest.Config) -> None:
     temp_home = tempfile.mkdtemp(prefix="pinmgr-test-home-")
     _STATE["temp_home"] = temp_home
     os.environ["HOME"] = temp_home
+    # No check/collect of the suite records history (pins/.pinmgr/ of the checkout stays
+    # absent, and reports carry no new/known marks that would depend on test order); the
+    # history tests unset this and name their own store.
+    os.environ["PINMGR_NO_HISTORY"] = "1"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -82,3 +86,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for line in _MACHINE_CHANGES:
             terminalreporter.write_line(f"  {line}", red=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """One throwaway PostgreSQL 15 server for the session (tests/pgserver.py); each test asks
+    it for a fresh database with ``pg_server.new_database()``."""
+    from tests import pgserver
+
+    why = pgserver.available()
+    if why:
+        pytest.skip(why)
+    with pgserver.running() as server:
+        yield server

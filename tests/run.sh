@@ -20,6 +20,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Installing postgresql-15 may create and start the package's 'main' cluster: the history
+  # tests start their own throwaway server (tests/pgserver.py), so stop what we just started.
+  if [[ " ${missing[*]} " == *" postgresql-15 "* ]] && command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters --no-header | awk '$4 == "online" {print $1, $2}' |
+      while read -r version cluster; do pg_ctlcluster "$version" "$cluster" stop || true; done
+  fi
 fi
 
 VENV=${PINMGR_TEST_VENV:-.venv-test}

@@ -12,6 +12,7 @@ import sys
 from pinmgr.cli import authoring as _authoring  # noqa: F401  (registers commands)
 from pinmgr.cli import emit as _emit  # noqa: F401  (registers commands)
 from pinmgr.cli import fleet as _fleet  # noqa: F401  (registers commands)
+from pinmgr.cli import history as _history  # noqa: F401  (registers commands)
 from pinmgr.cli import init as _init  # noqa: F401  (registers commands)
 from pinmgr.cli import inventory as _inventory  # noqa: F401  (registers commands)
 from pinmgr.cli import outdated as _outdated  # noqa: F401  (registers commands)

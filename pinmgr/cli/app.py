@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from pinmgr.api import CheckOptions
+    from pinmgr.diff.check import CollectResult
     from pinmgr.model import HostWarning, SourceProblem
 
 EXIT_CODES_HELP = (
@@ -221,6 +222,26 @@ StrictOpt = Annotated[
     ),
 ]
 
+HistoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--history",
+        metavar="URL",
+        envvar="PINMGR_HISTORY",
+        help="Record this run in this history store: a path or sqlite:///PATH (SQLite), or "
+        "postgresql://... (default: .pinmgr/history.sqlite beside the lockfile). See "
+        "docs/history.md.",
+    ),
+]
+NoHistoryOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-history",
+        envvar="PINMGR_NO_HISTORY",
+        help="Record nothing in the history store (and mark no finding new or known).",
+    ),
+]
+
 DEFAULT_JOBS = 64  # as collectors.pool.DEFAULT_JOBS (not imported: --help stays light)
 DEFAULT_LOCKFILE = Path("pins/pinmgr.toml")
 DEFAULT_INVENTORY = Path("pins/inventory.toml")
@@ -289,7 +310,12 @@ def report_failures(report: CheckReport) -> list[tuple[str, str, str]]:
 
 
 def run_check(
-    lockfile: Path, inventory: Path, options: CheckOptions, *, quiet: bool
+    lockfile: Path,
+    inventory: Path,
+    options: CheckOptions,
+    *,
+    quiet: bool,
+    collected: list[CollectResult] | None = None,
 ) -> CheckReport:
     """``api.check`` with a progress bar; Ctrl-C cancels collection and reports what came in."""
     from pinmgr import api
@@ -305,6 +331,7 @@ def run_check(
                 on_done=progress.advance,
                 on_start=some_hosts(progress.start, inventory, options),
                 cancel=cancel,
+                collected=collected,
             )
         except KeyboardInterrupt:
             cancel.set()
@@ -319,6 +346,7 @@ def check_report(
     snapshot: list[Path] | None,
     max_age: str | None,
     quiet: bool,
+    collected: list[CollectResult] | None = None,
 ) -> CheckReport:
     """The check report from ``--snapshot`` data when given (no host contacted), else live.
 
@@ -330,10 +358,12 @@ def check_report(
         from pinmgr.cli.fleet import parse_max_age
 
         age = parse_max_age(max_age) if max_age is not None else None
-        return api.check_saved(lockfile, inventory, snapshot, options, max_age=age)
+        return api.check_saved(
+            lockfile, inventory, snapshot, options, max_age=age, collected=collected
+        )
     if max_age is not None:
         raise typer.BadParameter("only with --snapshot", param_hint="--max-age")
-    return run_check(lockfile, inventory, options, quiet=quiet)
+    return run_check(lockfile, inventory, options, quiet=quiet, collected=collected)
 
 
 def _ask_passphrase(path: str) -> str | None:
@@ -446,7 +476,8 @@ def check(
             "not-checked, or hosts not collected), drift "
             "(version drift and OS problems only), missing, security (only pins behind a "
             "security fix; with --security), unreachable (only hosts not "
-            "collected), never.",
+            "collected), new (as any, but only findings the previous recorded run of the "
+            "same lockfile, --env and --role did not have: docs/history.md), never.",
         ),
     ] = "any",
     by_host: Annotated[
@@ -502,6 +533,16 @@ def check(
             "most of a big fleet's report is ok findings.",
         ),
     ] = False,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
+    new_only: Annotated[
+        bool,
+        typer.Option(
+            "--new-only",
+            help="List only findings the previous recorded run of the same scope did not "
+            "have (summary counts still include all); pairs with --fail-on new.",
+        ),
+    ] = False,
 ) -> None:
     """Check hosts against the lockfile: ok / drift / missing per pinned package.
 
@@ -520,6 +561,9 @@ def check(
       pinmgr check --security --fail-on security   # fail only on pins behind a security fix
       pinmgr check --snapshot fleet.json.gz --max-age 24h   # saved data, no SSH
       pinmgr check --image app.tar --role app                 # a docker save tarball
+      pinmgr check --fail-on new --new-only # fail only on drift the last run did not have
+
+    Every check is recorded in the history store (pinmgr history; --no-history: not).
     """
     from pinmgr import api
     from pinmgr.diff.exitcode import FailOn, exit_code
@@ -550,9 +594,26 @@ def check(
     )
     if image and not role:
         raise typer.BadParameter("needs --role R: the role whose pins the image must hold")
+    from pinmgr.cli.history import record_check
+
+    if no_history and (policy is FailOn.NEW or new_only):
+        what = "--fail-on new" if policy is FailOn.NEW else "--new-only"
+        raise UsageError(f"{what} compares with the history store: not with --no-history")
+    collected: list[CollectResult] = []
     report = check_report(
-        lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
+        lockfile,
+        inventory,
+        options,
+        snapshot=snapshot,
+        max_age=max_age,
+        quiet=quiet,
+        collected=collected,
     )
+    report = record_check(lockfile, options, collected, report, history, not no_history)
+    if new_only:
+        from pinmgr.diff.report import only_new
+
+        report = only_new(report)
     if no_ok:
         from pinmgr.diff.report import without_ok
 

@@ -14,12 +14,15 @@ import typer
 from pinmgr.cli.app import (
     DEFAULT_INVENTORY,
     DEFAULT_JOBS,
+    DEFAULT_LOCKFILE,
     AcceptNewOpt,
     ConnectTimeoutOpt,
     EnvOpt,
+    HistoryOpt,
     InventoryOpt,
     JobsOpt,
     KnownHostsOpt,
+    NoHistoryOpt,
     QuietOpt,
     RoleOpt,
     SshConfigOpt,
@@ -81,6 +84,19 @@ def collect(
     transport: TransportOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    lockfile: Annotated[
+        Path,
+        typer.Option(
+            "--lockfile",
+            "-l",
+            metavar="FILE",
+            envvar="PINMGR_LOCKFILE",
+            help="Only to place the default history store (.pinmgr/ beside it) and name the "
+            "run's scope; not read.",
+        ),
+    ] = DEFAULT_LOCKFILE,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
 ) -> None:
     """Collect hosts into a snapshot file, to check later with check --snapshot FILE.
 
@@ -130,6 +146,10 @@ def collect(
             cancel.set()
             raise
     snapshot_mod.write(output, snap)
+    from pinmgr.cli.history import record_collect
+
+    results = [s.result for s in snap.results]
+    record_collect(lockfile, options, results, history, not no_history)
     failed = sum(1 for s in snap.results if isinstance(s.result, HostFailure))
     n = len(snap.results)
     sys.stderr.write(

@@ -39,18 +39,23 @@ class FailOn(str, Enum):
     SECURITY = "security"  # only pins behind a security fix (check --security)
     UNREACHABLE = "unreachable"  # only hosts that could not be collected
     NEVER = "never"  # always 0 (report only)
+    # as any, counting only findings the previous recorded run of the same scope did not have
+    NEW = "new"
 
 
 def exit_code(report: CheckReport, fail_on: FailOn = FailOn.ANY) -> int:
     """Host failures (3) take precedence over drift (1): an incomplete answer is the worse news."""
-    failed_hosts = any(f.kind.is_host_failure for f in report.findings)
-    kinds = {f.kind for f in report.findings}
+    findings = report.findings
+    if fail_on is FailOn.NEW:  # a report without history marks counts every finding as new
+        findings = tuple(f for f in findings if report.is_new(f))
+    failed_hosts = any(f.kind.is_host_failure for f in findings)
+    kinds = {f.kind for f in findings}
     match fail_on:
         case FailOn.NEVER:
             return EXIT_OK
         case FailOn.UNREACHABLE:
             return EXIT_HOSTS if failed_hosts else EXIT_OK
-        case FailOn.ANY:
+        case FailOn.ANY | FailOn.NEW:
             drift = bool(kinds & DRIFT_KINDS)
         case FailOn.DRIFT:
             drift = bool(kinds & VERSION_KINDS)

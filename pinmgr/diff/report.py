@@ -66,3 +66,10 @@ def without_ok(report: CheckReport) -> CheckReport:
     """
     kept = tuple(f for f in report.findings if f.kind is not FindingKind.OK)
     return replace(report, findings=kept)
+
+
+def only_new(report: CheckReport) -> CheckReport:
+    """``check --new-only``: list only the findings the previous recorded run did not have
+    (summary unchanged); ``ok`` findings are never new."""
+    kept = tuple(f for f in report.findings if report.is_new(f))
+    return replace(report, findings=kept)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pinmgr.model import CheckReport, Finding, FindingKind
 from pinmgr.reporters.junit import clean, describe, outcome
-from pinmgr.reporters.text import neutralise, warnings_by_host
+from pinmgr.reporters.text import history_mark, neutralise, warnings_by_host
 
 MAX_WARNING_HOSTS = 10
 """Hosts given a warnings annotation; GitHub shows only the first 10 warnings of a step."""
@@ -36,8 +36,9 @@ def escape_property(value: str) -> str:
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-def command(f: Finding) -> str | None:
-    """The annotation for one finding, or None when it is nothing to look at."""
+def command(f: Finding, history: str = "") -> str | None:
+    """The annotation for one finding, or None when it is nothing to look at; ``history``
+    (``new`` / ``known since ...``) leads the message in brackets."""
     result = outcome(f.kind)
     if not result:
         return None
@@ -55,7 +56,7 @@ def command(f: Finding) -> str | None:
             ("col", str(f.location.col)),
         ]
     props.append(("title", clean(f"{f.kind.value} {f.host}")))
-    return _line(name, props, describe(f))
+    return _line(name, props, (f"[{history}] " if history else "") + describe(f))
 
 
 def _line(name: str, props: list[tuple[str, str]], message: str) -> str:
@@ -94,7 +95,9 @@ def warning_commands(report: CheckReport) -> list[str]:
 
 def render(report: CheckReport) -> str:
     """Errors, then warnings, then notices, each in report order; empty when all is well."""
-    lines = [line for f in report.findings if (line := command(f)) is not None]
+    lines = [
+        line for f in report.findings if (line := command(f, history_mark(report, f))) is not None
+    ]
     lines += warning_commands(report)
     rank = {"error": 0, "warning": 1, "notice": 2}
     lines.sort(key=lambda line: rank[line[2 : line.index(" ")]])

@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pinmgr.model import CheckReport, Finding, FindingKind
-from pinmgr.reporters.text import json_text
+from pinmgr.reporters.text import json_text, known_since
 
 SCHEMA = "pinmgr.check/1"
 
 _Escape = Callable[[str], str]
 
 
-def finding_dict(f: Finding) -> dict[str, Any]:
+def finding_dict(f: Finding, report: CheckReport | None = None) -> dict[str, Any]:
+    """One finding; with history marks in ``report``, ``known_since`` too (docs/json.md)."""
     out = {
         "kind": f.kind.value,
         "env": f.env,
@@ -52,6 +53,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
             "severity": f.fix.severity or None,
             "cves": list(f.fix.cves),
         }
+    if report is not None and report.known_since is not None:
+        out["known_since"] = known_since(report, f)
     return out
 
 
@@ -90,7 +93,10 @@ def _optional(text: str, escape: _Escape) -> str:
     return escape(text) if text else "null"
 
 
-def _finding(f: Finding, level: int, escape: _Escape) -> str:
+Mark = Callable[[Finding], "str | None"] | None
+
+
+def _finding(f: Finding, level: int, escape: _Escape, mark: Mark = None) -> str:
     """One finding, laid out as ``json.dumps(finding_dict(f), indent=2)`` at ``level``."""
     if f.fix is not None:  # rare (check --security): the generic layout
         return "".join(_chunks(finding_dict(f), level, escape))
@@ -118,11 +124,15 @@ def _finding(f: Finding, level: int, escape: _Escape) -> str:
         f'{pad}"direction": {escape(f.direction.value) if f.direction else "null"},'
         f'{pad}"reason": {_optional(f.reason, escape)},'
         f'{pad}"waiver": {_optional(f.waiver_reason, escape)},'
-        f'{pad}"location": {location}' + "\n" + "  " * level + "}"
+        f'{pad}"location": {location}'
+        + (f',{pad}"known_since": {_optional(mark(f) or "", escape)}' if mark else "")
+        + "\n"
+        + "  " * level
+        + "}"
     )
 
 
-def _chunks(value: object, level: int, escape: _Escape) -> Iterator[str]:
+def _chunks(value: object, level: int, escape: _Escape, mark: Mark = None) -> Iterator[str]:
     """``json.dumps(value, indent=2)`` in pieces: strings, ints, None, bools, lists, dicts."""
     if isinstance(value, str):
         yield escape(value)
@@ -133,7 +143,7 @@ def _chunks(value: object, level: int, escape: _Escape) -> Iterator[str]:
     elif isinstance(value, int):
         yield int.__repr__(value)
     elif isinstance(value, Finding):
-        yield _finding(value, level, escape)
+        yield _finding(value, level, escape, mark)
     elif isinstance(value, (list, dict)):
         if not value:
             yield "[]" if isinstance(value, list) else "{}"
@@ -146,7 +156,7 @@ def _chunks(value: object, level: int, escape: _Escape) -> Iterator[str]:
             yield ("," + pad if i else pad) + (
                 f"{escape(key)}: " if isinstance(value, dict) else ""
             )
-            yield from _chunks(item, level + 1, escape)
+            yield from _chunks(item, level + 1, escape, mark)
         yield "\n" + "  " * level + closing
     else:
         raise TypeError(f"not a JSON value: {type(value).__name__}")
@@ -154,7 +164,13 @@ def _chunks(value: object, level: int, escape: _Escape) -> Iterator[str]:
 
 def chunks(report: CheckReport) -> Iterator[str]:
     """The report's text in pieces (one per finding), for writing to a stream."""
-    yield from _chunks(document(report), 0, _escaper())
+    mark: Mark = None
+    if report.known_since is not None:
+
+        def mark(f: Finding) -> str | None:
+            return known_since(report, f)
+
+    yield from _chunks(document(report), 0, _escaper(), mark)
     yield "\n"
 
 

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 
 from pinmgr.model import CheckReport, Finding, FindingKind, HostWarning, assert_never
-from pinmgr.reporters.text import neutralise, printable
+from pinmgr.reporters.text import history_mark, neutralise, printable
 
 # printable() handles C0/C1 controls and bidi; XML 1.0 also forbids lone surrogates
 # (undecodable host bytes) and U+FFFE/U+FFFF.
@@ -152,7 +152,7 @@ def describe(f: Finding) -> str:
     return clean(text)
 
 
-def _details(f: Finding) -> str:
+def _details(f: Finding, history: str = "") -> str:
     """The element body: every field, one per line, for the CI's detail view."""
     rows = [
         ("kind", f.kind.value),
@@ -168,6 +168,7 @@ def _details(f: Finding) -> str:
         ("reason", f.reason),
         ("waiver", f.waiver_reason),
         ("lockfile", str(f.location) if f.location else ""),
+        ("history", history),
     ]
     if f.fix is not None:
         rows += [
@@ -180,7 +181,7 @@ def _details(f: Finding) -> str:
     return "\n".join(f"{name}: {clean(value)}" for name, value in rows if value)
 
 
-def _case(f: Finding) -> tuple[str, str] | None:
+def _case(f: Finding, history: str = "") -> tuple[str, str] | None:
     """(xml, outcome) of one finding's testcase, None when it is not a test."""
     result = outcome(f.kind)
     if result is None:
@@ -198,15 +199,19 @@ def _case(f: Finding) -> tuple[str, str] | None:
     msg = f.waiver_reason if f.kind is FindingKind.WAIVED else message(f)
     xml = (
         f'{head}>\n      <{result} type="{f.kind.value}" message="{_attr(msg)}">'
-        f"{_text(_details(f))}</{result}>\n    </testcase>"
+        f"{_text(_details(f, history))}</{result}>\n    </testcase>"
     )
     return xml, result
 
 
 def _suite(
-    env: str, findings: Iterable[Finding], warnings: Iterable[HostWarning], lockfile: str
+    env: str,
+    findings: Iterable[Finding],
+    warnings: Iterable[HostWarning],
+    report: CheckReport,
 ) -> tuple[str, dict[str, int]]:
-    cases = [case for f in findings if (case := _case(f)) is not None]
+    lockfile = report.lockfile
+    cases = [case for f in findings if (case := _case(f, history_mark(report, f))) is not None]
     counts = {"tests": len(cases), "failure": 0, "error": 0, "skipped": 0}
     for _, result in cases:
         if result:
@@ -241,7 +246,7 @@ def render(report: CheckReport) -> str:
     suites: list[str] = []
     total = {"tests": 0, "failure": 0, "error": 0, "skipped": 0}
     for env in sorted(by_env):
-        xml, counts = _suite(env, by_env[env], warned.get(env, ()), report.lockfile)
+        xml, counts = _suite(env, by_env[env], warned.get(env, ()), report)
         suites.append(xml)
         for key, n in counts.items():
             total[key] += n

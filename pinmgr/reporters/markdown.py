@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from pinmgr.model import CheckReport, Direction, Finding, FindingKind
 from pinmgr.reporters.junit import clean, outcome
-from pinmgr.reporters.text import neutralise, warnings_by_host
+from pinmgr.reporters.text import history_mark, neutralise, warnings_by_host
 
 MAX_ROWS = 500
 _SPECIAL = re.compile(r"([\\`*_\[\]<>&~|$])")
@@ -121,7 +121,7 @@ def render(report: CheckReport, *, max_rows: int = MAX_ROWS) -> str:
     if problems:
         rows: list[tuple[str, ...]] = [
             (
-                _status(f),
+                _status(f) + (f" ({mark})" if (mark := history_mark(report, f)) else ""),
                 md(f.env),
                 md(f.host),
                 md(f.role),

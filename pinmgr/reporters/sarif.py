@@ -27,7 +27,7 @@ from urllib.parse import quote
 from pinmgr import __version__
 from pinmgr.model import CheckReport, Finding, FindingKind, HostWarning, Location
 from pinmgr.reporters.junit import clean, describe, outcome
-from pinmgr.reporters.text import json_text
+from pinmgr.reporters.text import history_mark, json_text
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/pinmgr/"
@@ -238,7 +238,7 @@ def _notification(w: HostWarning) -> dict[str, Any]:
     }
 
 
-def _result(f: Finding, lvl: str, lockfile: str) -> dict[str, Any]:
+def _result(f: Finding, lvl: str, lockfile: str, history: str = "") -> dict[str, Any]:
     location: dict[str, Any] = {}
     where = f.location or (Location(lockfile, 1, 1) if lockfile else None)
     if where is not None:
@@ -259,6 +259,7 @@ def _result(f: Finding, lvl: str, lockfile: str) -> dict[str, Any]:
         "direction": f.direction.value if f.direction else "",
         "reason": f.reason,
         "waiver": f.waiver_reason,
+        "history": history,
     }
     properties: dict[str, Any] = {k: clean(v) for k, v in props.items() if v}
     if f.fix is not None:
@@ -295,7 +296,7 @@ def render(report: CheckReport) -> str:
     for f in report.findings:
         lvl = level(f.kind)
         if lvl is not None:
-            results.append(_result(f, lvl, report.lockfile))
+            results.append(_result(f, lvl, report.lockfile, history_mark(report, f)))
     s = report.summary
     doc = {
         "$schema": SCHEMA_URI,

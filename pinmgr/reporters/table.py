@@ -14,13 +14,20 @@ ever interpreted, however a narrow terminal wraps the cells.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 from rich.table import Table
 from rich.text import Text
 
 from pinmgr.model import CheckReport, Direction, Finding, FindingKind
 from pinmgr.reporters.fit import Column, Fitted, fitted
-from pinmgr.reporters.text import log_safe, rendered, string_console, warnings_by_host
+from pinmgr.reporters.text import (
+    history_mark,
+    log_safe,
+    rendered,
+    string_console,
+    warnings_by_host,
+)
 
 STYLES: dict[FindingKind, str] = {
     FindingKind.OK: "green",
@@ -77,15 +84,20 @@ def _group_key(f: Finding) -> tuple[object, ...]:
     )
 
 
-def grouped(findings: tuple[Finding, ...]) -> list[tuple[Finding, list[str]]]:
+def grouped(
+    findings: tuple[Finding, ...], mark: Callable[[Finding], str] | None = None
+) -> list[tuple[Finding, list[str]]]:
     """Findings that differ only by host, as (first finding, hosts); order kept.
 
-    Host failures never group: their reason names the host and is the point.
+    Host failures never group: their reason names the host and is the point. ``mark``
+    (the history mark) splits groups, so a row's hosts share it.
     """
     groups: dict[tuple[object, ...], tuple[Finding, list[str]]] = {}
     order: list[tuple[object, ...]] = []
     for f in findings:
         key = (f.host, *_group_key(f)) if f.kind.is_host_failure else _group_key(f)
+        if mark is not None:
+            key = (*key, mark(f))
         if key not in groups:
             groups[key] = (f, [])
             order.append(key)
@@ -119,7 +131,12 @@ def _findings_table(
     findings = tuple(f for f in report.findings if show_ok or f.kind is not FindingKind.OK)
     if not findings:
         return None, "", []
-    rows = [(f, [f.host]) for f in findings] if by_host else grouped(findings)
+
+    def history_of(f: Finding) -> str:
+        return history_mark(report, f)
+
+    split = history_of if report.known_since is not None else None
+    rows = [(f, [f.host]) for f in findings] if by_host else grouped(findings, split)
 
     def context(f: Finding, hosts: list[str]) -> tuple[str, str, str, str]:
         where = hosts[0] if len(hosts) == 1 else f"{len(hosts)} hosts"
@@ -148,7 +165,10 @@ def _findings_table(
                 Text(log_safe(f.expected)),
                 Text(log_safe(f.actual) if f.actual else "-"),
                 # Status is short now that reasons are footnotes; it may wrap between words.
-                Text(status(f) + mark, style=style),
+                Text(
+                    status(f) + mark + (f" · {h}" if (h := history_mark(report, f)) else ""),
+                    style=style,
+                ),
             ]
         )
     columns = [

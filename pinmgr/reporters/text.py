@@ -21,6 +21,7 @@ references, JSON ``\\u`` escapes, Markdown backslashes), so a parser gets the ex
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pinmgr.model import HostWarning
+from pinmgr.model import CheckReport, Finding, FindingKind, HostWarning
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -89,6 +90,25 @@ def json_text(doc: Any) -> str:
     text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return neutralise(text, lambda c: f"\\u{ord(c):04x}") + "\n"
 
+
+def known_since(report: CheckReport, f: Finding) -> str | None:
+    """The JSON ``known_since`` value: ``"new"``, the UTC time the finding was first seen
+    (it was in the previous recorded run of the same scope), or None (ok, or no history)."""
+    if report.known_since is None or f.kind is FindingKind.OK:
+        return None
+    when = report.known_since.get(f)
+    return "new" if when is None else when.astimezone(dt.timezone.utc).strftime(_ISO)
+
+
+def history_mark(report: CheckReport, f: Finding) -> str:
+    """``new`` / ``known since 2026-12-01`` for people (empty: ok, or no history)."""
+    if report.known_since is None or f.kind is FindingKind.OK:
+        return ""
+    when = report.known_since.get(f)
+    return "new" if when is None else f"known since {when.astimezone(dt.timezone.utc):%Y-%m-%d}"
+
+
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 MAX_WARNINGS_PER_HOST = 5
 """Warnings shown per host in the formats people read (table, Markdown, annotations)."""
