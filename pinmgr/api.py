@@ -51,6 +51,7 @@ from pinmgr.model import (
     SavedResult,
     SourceProblem,
     TransportKind,
+    TrendPoint,
 )
 
 if TYPE_CHECKING:
@@ -925,3 +926,41 @@ def record_run(
         return Recording(report, warning=f"history not recorded: {exc}")
     marked = replace(report, known_since=done.known_since) if report is not None else None
     return Recording(marked, done.run_id)
+
+
+def history_view(
+    lockfile_path: str | Path,
+    options: CheckOptions,
+    history: HistoryOptions,
+    *,
+    trend_runs: int = 30,
+) -> tuple[CheckReport | None, list[TrendPoint]]:
+    """What the store holds for ``pinmgr report``: the last recorded check of this scope (as a
+    report: its non-ok findings and the run's counts) and the trend of the last ``trend_runs``
+    checks. Reads only: a store that does not exist yet is never created (None, [])."""
+    from pinmgr.history import default_path, open_store
+    from pinmgr.history.interface import Scope
+
+    if not history.enabled or (history.url is None and not default_path(lockfile_path).exists()):
+        return None, []
+    scope = Scope.of(Path(lockfile_path).as_posix(), options.envs, options.roles)
+    store = open_store(history.url, lockfile_path)
+    try:
+        trend = store.trend(options.envs, trend_runs)
+        findings = store.last_findings(scope)
+        run = next(
+            (r for r in store.runs(limit=1000) if r.command == "check" and r.scope == scope), None
+        )
+    finally:
+        store.close()
+    if findings is None or run is None:
+        return None, trend
+    report = report_mod.build(
+        findings,
+        hosts_total=run.hosts_total,
+        hosts_collected=run.hosts_collected,
+        lockfile=str(lockfile_path),
+        environments=options.envs,
+    )
+    # The counts of the run itself: ok findings are counted there, not stored one by one.
+    return replace(report, summary=replace(report.summary, counts=run.counts)), trend

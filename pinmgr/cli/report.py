@@ -3,9 +3,8 @@
 The report comes from the same place as ``check``'s (live hosts, or ``--snapshot`` data);
 the page is ``reporters.html.render`` written whole through ``write_file``.
 
-Hooks for the history store (wired by the integrator): ``html_report`` takes the trend
-points, and ``recorded`` (a callable returning the last recorded run's report) replaces the
-live check or ``--snapshot`` source when given.
+The trend comes from the history store (``api.history_view``: read only, never created);
+``--from-history`` takes the last recorded check of the same scope instead of checking.
 """
 
 from __future__ import annotations
@@ -24,11 +23,13 @@ from pinmgr.cli.app import (
     AcceptNewOpt,
     ConnectTimeoutOpt,
     EnvOpt,
+    HistoryOpt,
     InventoryOpt,
     JobsOpt,
     KnownHostsOpt,
     LockfileOpt,
     MaxAgeOpt,
+    NoHistoryOpt,
     QuietOpt,
     RoleOpt,
     SnapshotOpt,
@@ -100,6 +101,17 @@ def report_cmd(
     quiet: QuietOpt = False,
     snapshot: SnapshotOpt = None,
     max_age: MaxAgeOpt = None,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
+    from_history: Annotated[
+        bool,
+        typer.Option(
+            "--from-history",
+            help="Report the last check recorded in the history store for this lockfile, "
+            "--env and --role instead of checking (no host contacted; its ok findings are "
+            "counted, not listed).",
+        ),
+    ] = False,
 ) -> None:
     """Check hosts (or --snapshot data) and write an HTML report to browse and share.
 
@@ -116,6 +128,10 @@ def report_cmd(
       pinmgr report --html report.html
       pinmgr report --html report.html --env production --snapshot fleet.json.gz
       pinmgr report --html report.html --fail-on any    # and exit like check
+      pinmgr report --html report.html --from-history   # the last recorded check, no SSH
+
+    The trend is read from the history store every check records into (docs/history.md);
+    report itself records nothing.
     """
     from pinmgr.diff.exitcode import FailOn, exit_code
 
@@ -138,12 +154,27 @@ def report_cmd(
         transport=transport,
         strict=strict,
     )
+    from pinmgr import api
+    from pinmgr.errors import UsageError
+
+    if from_history and (no_history or snapshot):
+        other = "--no-history" if no_history else "--snapshot"
+        raise UsageError(f"--from-history reads the history store: not with {other}")
+    recorded, trend = api.history_view(
+        lockfile, options, api.HistoryOptions(history, not no_history)
+    )
+    if from_history and recorded is None:
+        raise UsageError(
+            "--from-history: no check of this lockfile, --env and --role is recorded "
+            "(run pinmgr check first; docs/history.md)"
+        )
     report = source_report(
         lambda: check_report(
             lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
-        )
+        ),
+        (lambda: recorded) if from_history and recorded is not None else None,
     )
-    write_file(str(html_out), html_report(report))
+    write_file(str(html_out), html_report(report, trend))
     s = report.summary
     sys.stdout.write(f"wrote {html_out} ({s.hosts_total} hosts, {len(report.findings)} findings)\n")
     code = exit_code(report, policy)

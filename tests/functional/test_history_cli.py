@@ -196,3 +196,31 @@ def test_collect_is_recorded_for_history(world: Path, tmp_path: Path) -> None:
     shown = pinmgr("history", "localhost", "dpkg", "--history", store, "-f", "json", cwd=world)
     (span,) = json.loads(shown.stdout)["versions"]
     assert span["first_recorded"] and span["disappeared"] is None
+
+
+def test_report_draws_the_trend_and_reads_the_last_run(world: Path, store: str) -> None:
+    """``pinmgr report`` reads the store it is pointed at: the trend of the recorded checks,
+    and with ``--from-history`` the last recorded check itself (no host, no snapshot)."""
+    assert check(world, store, "before.json").returncode == 1
+    assert check(world, store, "after.json").returncode == 1
+    page = world / f"report-{Path(store).name}.html"
+    made = pinmgr(
+        "report",
+        "--html",
+        str(page),
+        "-l",
+        "pinmgr.toml",
+        "--history",
+        store,
+        "--from-history",
+        "-q",
+        cwd=world,
+    )
+    assert made.returncode == 0, made.stderr
+    html = page.read_text()
+    assert '<svg class="trend" id="trend"' in html and "No recorded runs yet" not in html
+    assert "base-files" in html  # the last run's new drift, from the store
+    nothing = pinmgr(
+        "report", "--html", str(page), "--no-history", "--from-history", "-q", cwd=world
+    )
+    assert nothing.returncode == 2 and "--from-history" in nothing.stderr
