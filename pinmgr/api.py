@@ -17,7 +17,7 @@ from pinmgr.collectors.base import Transport
 from pinmgr.collectors.pool import DEFAULT_JOBS
 from pinmgr.diff import consistency, installable, waivers
 from pinmgr.diff import report as report_mod
-from pinmgr.diff.check import CollectResult
+from pinmgr.diff.check import CollectResult, OkCount
 from pinmgr.diff.check import check as check_findings
 from pinmgr.diff.envdiff import DiffRow, envdiff
 from pinmgr.errors import (
@@ -91,6 +91,8 @@ class CheckOptions:
     # A host loaded with a caveat (ssh_config's StrictHostKeyChecking no, never obeyed) is
     # passed here; it stays a warning with ``strict`` (nothing was left out).
     on_inventory_warning: Callable[[HostWarning], None] | None = None
+    # False: ``ok`` findings are counted in the summary but not built or listed (--no-ok).
+    list_ok: bool = True
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
@@ -321,7 +323,8 @@ def report_for(
     *,
     environments: Sequence[str] = (),
 ) -> CheckReport:
-    findings = check_findings(lock, results, unpinned=options.unpinned)
+    ok_count = None if options.list_ok else OkCount()
+    findings = check_findings(lock, results, unpinned=options.unpinned, ok_count=ok_count)
     snaps = [r for r in results if isinstance(r, HostSnapshot)]
     if options.installable:
         findings += installable.not_installable(lock, snaps)
@@ -337,6 +340,7 @@ def report_for(
         lockfile=lock.path,
         environments=environments,
         warnings=report_mod.host_warnings(results),
+        ok_unlisted=ok_count.n if ok_count else 0,
     )
 
 
@@ -718,6 +722,7 @@ def check_saved(
         raise unknown[0]
     report = report_for(lock, bound.results, options, environments=bound.environments)
     if bound.findings:
+        listed_ok = sum(1 for f in report.findings if f.kind is FindingKind.OK)
         report = replace(
             report_mod.build(
                 (*report.findings, *bound.findings),
@@ -725,6 +730,7 @@ def check_saved(
                 hosts_collected=report.summary.hosts_collected,
                 lockfile=report.lockfile,
                 environments=report.environments,
+                ok_unlisted=report.summary.count(FindingKind.OK) - listed_ok,
             ),
             warnings=report.warnings,
         )

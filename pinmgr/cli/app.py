@@ -475,6 +475,10 @@ def check(
         transport=transport,
         strict=strict,
     )
+    if no_ok:  # ok findings counted, never built
+        from dataclasses import replace
+
+        options = replace(options, list_ok=False)
     report = check_report(
         lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
     )
