@@ -2,9 +2,13 @@
 
 Generates, per size, a lockfile (5 roles x 3 releases x 300 pins: exact, glob and range), a
 native inventory and a pinmgr snapshot directory (shards of 1,000 hosts, gzip, as ``pinmgr
-collect --shard`` writes them), then runs the real CLI as a subprocess and prints its wall time,
-CPU time and peak RSS (``os.wait4`` from a small fresh interpreter: that process's own
-rusage; one fresh process per run).
+collect --shard`` writes them), the same fleet as an Ansible ``jsonfile`` fact cache written by
+ansible-core's own cache plugin (``s1_<host>`` files, facts wrapped in ``__payload__``), and an
+inventory splitting the fleet into two halves for ``pinmgr diff``. It then runs the real CLI as
+a subprocess, three ways per size (check from the snapshot, check from the fact cache, diff of
+the two halves: 5,000 x 5,000 at 10,000 hosts), and prints its wall time, CPU time and peak
+RSS (``os.wait4`` from a small fresh interpreter: that process's own rusage; one fresh process
+per run).
 
 Each host has ~1,500 deb packages with realistic version strings (epochs, ``~``, ``+debNuN``,
 Ubuntu revisions, a few ``:i386`` and doubly-installed multi-arch packages); ~2% of a host's
@@ -14,9 +18,11 @@ There is no peer tool doing the same job on saved data, so there is no ratio her
 are absolute and compared with the issue's targets (10,000 hosts under 20 s, under 2 GB).
 
     python benchmarks/fleet.py --hosts 1000 3000 --out /tmp/fleet
-    python benchmarks/fleet.py --hosts 10000 --out /tmp/fleet --reps 1
+    python benchmarks/fleet.py --hosts 10000 --out /tmp/fleet --reps 1 --runs snapshot diff
+    python benchmarks/fleet.py --hosts 1000 --out /tmp/fleet -- --no-ok   # extra check options
 
-Generation writes JSON text directly (no model values) and is skipped when the files exist.
+Generation writes the snapshot's JSON text directly (no model values) and is skipped when the
+files exist; the fact cache needs ansible-core (the project's ``test`` extra installs it).
 """
 
 from __future__ import annotations
@@ -110,6 +116,107 @@ def lockfile_text(universe: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _fleet(n_hosts: int) -> list[tuple[str, str, str, str]]:
+    """(name, env, role, release) of every host, in order."""
+    hosts = []
+    for i in range(n_hosts):
+        role = ROLES[i % len(ROLES)]
+        release = RELEASES[(i // len(ROLES)) % len(RELEASES)]
+        env = "production" if i % 4 else "staging"
+        hosts.append((f"h{i:05d}", env, role, release))
+    return hosts
+
+
+# What ``setup`` reports for each release (ansible_distribution*), as on real hosts.
+DISTRIBUTION = {
+    "debian-12": ("Debian", "12.11", "12", "bookworm"),
+    "debian-11": ("Debian", "11.11", "11", "bullseye"),
+    "ubuntu-22.04": ("Ubuntu", "22.04", "22", "jammy"),
+}
+
+
+def _facts(name: str, release: str, packages: list[dict[str, str]]) -> dict[str, object]:
+    """One host's cached facts: ``setup`` (a realistic share of its ~130 facts) and
+    ``package_facts`` (apt's fields: name, version, arch, category, origin, source)."""
+    dist, version, major, codename = DISTRIBUTION[release]
+    origin = "Ubuntu" if dist == "Ubuntu" else "Debian"
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for p in packages:
+        entry = {
+            "name": p["name"],
+            "version": p["version"],
+            "arch": p["arch"],
+            "category": "libs" if p["name"].startswith("lib") else "admin",
+            "origin": origin,
+            "source": "apt",
+        }
+        by_name.setdefault(p["name"], []).append(entry)
+    address = f"10.{len(name) % 250}.{int(name[1:]) // 250 % 250}.{int(name[1:]) % 250 + 1}"
+    return {
+        "ansible_architecture": "x86_64",
+        "ansible_date_time": {"date": "2026-12-07", "epoch": "1796608800", "tz": "UTC"},
+        "ansible_default_ipv4": {"address": address, "interface": "eth0", "gateway": "10.0.0.1"},
+        "ansible_distribution": dist,
+        "ansible_distribution_file_variety": "Debian",
+        "ansible_distribution_major_version": major,
+        "ansible_distribution_release": codename,
+        "ansible_distribution_version": version,
+        "ansible_env": {f"VAR{i}": f"/usr/local/share/value-{i}" for i in range(25)},
+        "ansible_fqdn": f"{name}.example.internal",
+        "ansible_hostname": name,
+        "ansible_interfaces": ["lo", "eth0"],
+        "ansible_kernel": "6.1.0-28-amd64",
+        "ansible_memtotal_mb": 7951,
+        "ansible_mounts": [
+            {"mount": m, "device": f"/dev/vda{i}", "fstype": "ext4", "size_total": 10**10}
+            for i, m in enumerate(("/", "/boot", "/var", "/srv"))
+        ],
+        "ansible_os_family": "Debian",
+        "ansible_processor": ["0", "GenuineIntel", "Intel Xeon", "1", "GenuineIntel", "Intel Xeon"],
+        "ansible_python_version": "3.11.2",
+        "discovered_interpreter_python": "/usr/bin/python3",
+        "gather_subset": ["all"],
+        "module_setup": True,
+        "packages": by_name,
+    }
+
+
+def generate_facts(n_hosts: int, where: Path) -> Path:
+    """The same fleet (same packages, host by host) as an Ansible ``jsonfile`` fact cache.
+
+    Written by ansible-core's own cache plugin, as ``ansible-playbook`` with
+    ``ANSIBLE_CACHE_PLUGIN=jsonfile`` writes it (2.19: ``s1_<host>``, ``__payload__``).
+    """
+    cache = where / "facts"
+    done = where / "facts-done"
+    if done.exists():
+        return cache
+    from ansible.plugins.loader import cache_loader
+
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    plugin = cache_loader.get("jsonfile", _uri=str(cache))
+    rng = random.Random(n_hosts)  # the snapshot's sequence: the same packages per host
+    universe = _universe(random.Random(1))
+    for name, _env, role, release in _fleet(n_hosts):
+        plugin.set(name, _facts(name, release, host_packages(rng, role, universe[release])))
+        plugin.__wrapped__._cache.clear()  # the plugin keeps what it wrote: not 10,000 hosts
+    done.write_text("")
+    return cache
+
+
+def halves_inventory(n_hosts: int, where: Path) -> Path:
+    """The fleet split into environments ``left`` and ``right`` (every other host): ``diff``."""
+    path = where / "inventory-halves.toml"
+    if not path.exists():
+        inv = ["schema = 1", ""]
+        for i, (name, _env, role, _release) in enumerate(_fleet(n_hosts)):
+            side = "left" if i % 2 == 0 else "right"
+            inv.append(f'[environments.{side}.hosts.{name}]\nroles = ["{role}"]\n')
+        path.write_text("\n".join(inv))
+    return path
+
+
 def generate(n_hosts: int, out: Path) -> Path:
     """Write lockfile, inventory and snapshot shards for ``n_hosts`` under ``out/N``."""
     where = out / str(n_hosts)
@@ -122,13 +229,8 @@ def generate(n_hosts: int, out: Path) -> Path:
     universe = _universe(random.Random(1))
     (where / "pinmgr.toml").write_text(lockfile_text(universe))
     inv = ["schema = 1", ""]
-    hosts = []
-    for i in range(n_hosts):
-        role = ROLES[i % len(ROLES)]
-        release = RELEASES[(i // len(ROLES)) % len(RELEASES)]
-        env = "production" if i % 4 else "staging"
-        name = f"h{i:05d}"
-        hosts.append((name, env, role, release))
+    hosts = _fleet(n_hosts)
+    for name, env, role, _release in hosts:
         inv.append(f'[environments.{env}.hosts.{name}]\nroles = ["{role}"]\n')
     (where / "inventory.toml").write_text("\n".join(inv))
     for start in range(0, n_hosts, SHARD_HOSTS):
@@ -179,24 +281,42 @@ print(json.dumps({"wall": time.perf_counter() - start, "rc": os.waitstatus_to_ex
 """
 
 
-def run(where: Path, extra: list[str]) -> dict[str, float]:
-    """One fresh ``pinmgr check`` process; its wall, CPU (user+sys) and peak RSS."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pinmgr",
-        "check",
-        "-l",
-        str(where / "pinmgr.toml"),
-        "-i",
-        str(where / "inventory.toml"),
-        "--snapshot",
-        str(where / "snapshot"),
-        "-f",
-        "json",
-        "-q",
-        *extra,
-    ]
+def _pinmgr(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pinmgr", *args]
+
+
+def commands(where: Path, runs: list[str], extra: list[str]) -> dict[str, list[str]]:
+    """The measured command lines, by run name."""
+    lock, inv = str(where / "pinmgr.toml"), str(where / "inventory.toml")
+    out = {}
+    for name in runs:
+        if name == "snapshot":
+            data = str(where / "snapshot")
+        elif name == "facts":
+            data = str(where / "facts")
+        else:
+            halves = str(where / "inventory-halves.toml")
+            out[name] = _pinmgr(
+                "diff",
+                "left",
+                "right",
+                "-i",
+                halves,
+                "--snapshot",
+                str(where / "snapshot"),
+                "-f",
+                "json",
+                "-q",
+            )
+            continue
+        out[name] = _pinmgr(
+            "check", "-l", lock, "-i", inv, "--snapshot", data, "-f", "json", "-q", *extra
+        )
+    return out
+
+
+def run(cmd: list[str]) -> dict[str, float]:
+    """One fresh pinmgr process; its wall, CPU (user+sys) and peak RSS."""
     # Measured from a small fresh interpreter, not from this process: Linux carries the peak
     # RSS of the memory a process had before exec() into ru_maxrss, so a child forked from
     # this (large, fleet-generating) process would report this process's peak as its own.
@@ -205,9 +325,12 @@ def run(where: Path, extra: list[str]) -> dict[str, float]:
     )
     result = json.loads(done.stdout)
     if result["rc"] not in (0, 1):
-        raise SystemExit(f"pinmgr check failed ({result['rc']}): {done.stderr}")
+        raise SystemExit(f"pinmgr failed ({result['rc']}): {done.stderr}")
     wall, cpu, rss = result["wall"], result["cpu"], result["rss_kib"]
     return {"wall": wall, "cpu": cpu, "rss_mb": rss / 1024}
+
+
+RUNS = ("snapshot", "facts", "diff")
 
 
 def main() -> None:
@@ -215,20 +338,35 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, nargs="+", default=[1000, 3000, 10000])
     parser.add_argument("--out", type=Path, default=Path("/tmp/pinmgr-fleet"))
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        choices=RUNS,
+        default=list(RUNS),
+        help="snapshot: check --snapshot DIR; facts: check --snapshot FACT_CACHE; "
+        "diff: diff left right (the fleet's two halves) --snapshot DIR",
+    )
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("extra", nargs="*", help="more pinmgr check arguments (after --)")
     args = parser.parse_args()
-    print(f"{'hosts':>6} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
+    print(f"{'hosts':>6} {'run':>9} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
     for n in sorted(args.hosts):
         t = time.perf_counter()
         where = generate(n, args.out)
+        if "facts" in args.runs:
+            generate_facts(n, where)
+        halves_inventory(n, where)
         gen = time.perf_counter() - t
         if args.generate_only:
             print(f"{n:>6} generated in {gen:.1f}s: {where}")
             continue
-        rows = [run(where, args.extra) for _ in range(args.reps)]
-        best = min(rows, key=lambda r: r["wall"])
-        print(f"{n:>6} {best['wall']:8.1f} {best['cpu']:8.1f} {best['rss_mb']:8.0f}", flush=True)
+        for name, cmd in commands(where, args.runs, args.extra).items():
+            rows = [run(cmd) for _ in range(args.reps)]
+            best = min(rows, key=lambda r: r["wall"])
+            print(
+                f"{n:>6} {name:>9} {best['wall']:8.1f} {best['cpu']:8.1f} {best['rss_mb']:8.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

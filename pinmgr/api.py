@@ -18,7 +18,7 @@ from pinmgr.collectors.pool import DEFAULT_JOBS
 from pinmgr.diff import consistency, installable, security, waivers
 from pinmgr.diff import report as report_mod
 from pinmgr.diff.apps import app_findings
-from pinmgr.diff.check import CollectResult
+from pinmgr.diff.check import CollectResult, OkCount
 from pinmgr.diff.check import check as check_findings
 from pinmgr.diff.envdiff import DiffRow, envdiff, family_notes
 from pinmgr.errors import (
@@ -98,6 +98,8 @@ class CheckOptions:
     # Container images to check instead of the inventory (``check --image``): one host each,
     # in environment "image", with ``roles`` as their roles.
     images: tuple[str, ...] = ()
+    # False: ``ok`` findings are counted in the summary but not built or listed (--no-ok).
+    list_ok: bool = True
 
     def today_or_now(self) -> dt.date:
         """The injected date (tests use a fixed clock), else today."""
@@ -367,7 +369,8 @@ def report_for(
     *,
     environments: Sequence[str] = (),
 ) -> CheckReport:
-    findings = check_findings(lock, results, unpinned=options.unpinned)
+    ok_count = None if options.list_ok else OkCount()
+    findings = check_findings(lock, results, unpinned=options.unpinned, ok_count=ok_count)
     snaps = [r for r in results if isinstance(r, HostSnapshot)]
     if options.installable:
         findings += installable.not_installable(lock, snaps)
@@ -390,6 +393,7 @@ def report_for(
         lockfile=lock.path,
         environments=environments,
         warnings=report_mod.host_warnings(results),
+        ok_unlisted=ok_count.n if ok_count else 0,
     )
 
 
@@ -806,6 +810,7 @@ def check_saved(
     if collected is not None:
         collected.extend(bound.results)
     if bound.findings:
+        listed_ok = sum(1 for f in report.findings if f.kind is FindingKind.OK)
         report = replace(
             report_mod.build(
                 (*report.findings, *bound.findings),
@@ -813,6 +818,7 @@ def check_saved(
                 hosts_collected=report.summary.hosts_collected,
                 lockfile=report.lockfile,
                 environments=report.environments,
+                ok_unlisted=report.summary.count(FindingKind.OK) - listed_ok,
             ),
             warnings=report.warnings,
         )

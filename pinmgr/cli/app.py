@@ -592,6 +592,10 @@ def check(
         image=image,
         security=security,
     )
+    if no_ok:  # ok findings counted, never built
+        from dataclasses import replace
+
+        options = replace(options, list_ok=False)
     if image and not role:
         raise typer.BadParameter("needs --role R: the role whose pins the image must hold")
     from pinmgr.cli.history import record_check

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from packaging.utils import canonicalize_name
 
 from pinmgr import versions
 from pinmgr.errors import VersionError
-from pinmgr.model import Ecosystem, Finding, FindingKind, HostSnapshot, Lockfile
+from pinmgr.model import (
+    Ecosystem,
+    Finding,
+    FindingKind,
+    HostSnapshot,
+    InstalledPackage,
+    Lockfile,
+)
 
 _Key = tuple[Ecosystem, str]
 
@@ -64,53 +72,38 @@ def inconsistencies(
     return findings
 
 
-def _table(snap: HostSnapshot) -> dict[_Key, str]:
-    """A host's installed versions by (ecosystem, name); a name listed twice keeps the lowest.
-
-    Built by one comprehension when no name repeats (the common case: dpkg qualifies a
-    second architecture's name), else package by package.
-    """
-    pkgs = snap.packages
-    pip = Ecosystem.PIP
-    table = {(p.ecosystem, p.name): p.version for p in pkgs if p.ecosystem is not pip}
-    pips = [p for p in pkgs if p.ecosystem is pip]
-    if len(table) + len(pips) != len(pkgs):
-        table = {}
-        for p in pkgs:
-            if p.ecosystem is not pip:
-                _keep_lowest(table, (p.ecosystem, p.name), p.version)
-    if snap.host.pip:
-        for p in pips:
-            _keep_lowest(table, (pip, canonicalize_name(p.name)), p.version)
-    return table
+_NAME = attrgetter("name")
 
 
-def _keep_lowest(table: dict[_Key, str], key: _Key, version: str) -> None:
-    table[key] = version if key not in table else min(table[key], version)
+class _Deviation:
+    """One key whose hosts disagree: the versions counted ("" = absent), the reference, and
+    each differing host (index among the members) with its version."""
+
+    __slots__ = ("hosts", "reference", "tally")
+
+    def __init__(self, eco: Ecosystem, tally: Counter[str]) -> None:
+        self.tally = tally
+        self.reference = _reference(eco, tally)
+        self.hosts: list[tuple[int, str]] = []
 
 
 def _inconsistent(
     role: str, release: str, members: Sequence[HostSnapshot], pinned: set[_Key]
 ) -> list[Finding]:
-    installed = [_table(snap) for snap in members]
-    keys = sorted(set().union(*installed) - pinned, key=lambda k: (k[0].value, k[1]))
+    scan = _Scan(members)
+    deviations = {**_by_identity(scan, pinned), **_by_table(scan, pinned)}
     total = len(members)
     findings: list[Finding] = []
-    for key in keys:
-        seen = [t.get(key, "") for t in installed]
-        if len(set(seen)) == 1:
-            continue
-        counts = Counter(seen)
-        reference = _reference(key[0], counts)
-        present = total - counts[""]
+    for key in sorted(deviations, key=lambda k: (k[0].value, k[1])):
+        dev = deviations[key]
+        present = total - dev.tally[""]
         summary = ", ".join(
             f"{v or 'absent'} on {n}"
-            for v, n in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
+            for v, n in sorted(dev.tally.items(), key=lambda i: (-i[1], i[0]))
         )
         reason = f"{present} of {total} {role} hosts ({release}) have it: {summary}"
-        for snap, version in zip(members, seen, strict=True):
-            if version == reference:
-                continue
+        for index, version in sorted(dev.hosts):
+            snap = members[index]
             findings.append(
                 Finding(
                     kind=FindingKind.INCONSISTENT,
@@ -119,13 +112,124 @@ def _inconsistent(
                     role=role,
                     ecosystem=key[0],
                     package=key[1],
-                    expected=reference,
+                    expected=dev.reference,
                     actual=version,
                     reason=reason,
                     os_release=release,
                 )
             )
     return findings
+
+
+class _Scan:
+    """A group's package values counted by identity (in C: ``map``, ``Counter``, ``zip``).
+
+    ``exact``: the objects ``_by_identity`` cannot count exactly, left to ``_by_table``: pip
+    (canonical names, only on hosts with interpreters) and a name twice on one host.
+    """
+
+    def __init__(self, members: Sequence[HostSnapshot]) -> None:
+        self.members = members
+        self.counts: Counter[int] = Counter()
+        self.objects: dict[int, InstalledPackage] = {}
+        repeated: set[str] = set()
+        for snap in members:
+            pkgs = snap.packages
+            self.counts.update(map(id, pkgs))
+            self.objects.update(zip(map(id, pkgs), pkgs, strict=True))
+            if len(set(map(_NAME, pkgs))) != len(pkgs):
+                repeated.update(n for n, c in Counter(map(_NAME, pkgs)).items() if c > 1)
+        self.exact = {
+            i for i, p in self.objects.items() if p.ecosystem is Ecosystem.PIP or p.name in repeated
+        }
+
+
+def _by_identity(scan: _Scan, pinned: set[_Key]) -> dict[_Key, _Deviation]:
+    """Deviating keys found by counting package values by identity, not host by host.
+
+    Hosts of a fleet share their package values (the readers intern them): a role's hosts
+    hold the same few objects each. Counting ``id``s (in C) gives every version's number of
+    hosts; only the objects that are not their key's reference are then looked for on each
+    host, again by ``id``. Keys this cannot count exactly (see ``_exact``) are left out.
+    """
+    members, counts, objects = scan.members, scan.counts, scan.objects
+    held: dict[_Key, dict[str, int]] = {}
+    ids_of: dict[_Key, list[int]] = {}
+    for ident, pkg in objects.items():
+        key = (pkg.ecosystem, pkg.name)
+        if key in pinned or ident in scan.exact:
+            continue
+        seen = held.get(key)
+        if seen is None:
+            seen = held[key] = {}
+            ids_of[key] = []
+        seen[pkg.version] = seen.get(pkg.version, 0) + counts[ident]
+        ids_of[key].append(ident)
+    total = len(members)
+    deviations: dict[_Key, _Deviation] = {}
+    odd: dict[int, _Deviation] = {}  # objects that are not their key's reference
+    held_by: dict[int, _Key] = {}  # every object of a key some host lacks (reference present)
+    for key, seen in held.items():
+        present = sum(seen.values())  # each host holds a key once at most (no name repeats)
+        if len(seen) == 1 and present == total:
+            continue
+        tally = Counter(seen)
+        if present < total:
+            tally[""] = total - present
+        dev = deviations[key] = _Deviation(key[0], tally)
+        for ident in ids_of[key]:
+            if objects[ident].version != dev.reference:
+                odd[ident] = dev
+            if dev.reference and present < total:
+                held_by[ident] = key
+    lacked = set(held_by.values())
+    for index, snap in enumerate(members):
+        ids = snap.packages
+        for ident in filter(odd.__contains__, map(id, ids)):
+            odd[ident].hosts.append((index, objects[ident].version))
+        if lacked:
+            has = {held_by[i] for i in filter(held_by.__contains__, map(id, ids))}
+            for key in lacked - has:
+                deviations[key].hosts.append((index, ""))
+    return deviations
+
+
+def _by_table(scan: _Scan, pinned: set[_Key]) -> dict[_Key, _Deviation]:
+    """The keys ``_by_identity`` leaves out, host by host: each host's table of them."""
+    if not scan.exact:
+        return {}
+    exact, objects = scan.exact.__contains__, scan.objects
+    installed = [
+        _table(snap, [objects[i] for i in filter(exact, map(id, snap.packages))])
+        for snap in scan.members
+    ]
+    deviations: dict[_Key, _Deviation] = {}
+    for key in set().union(*installed) - pinned:
+        seen = [t.get(key, "") for t in installed]
+        if len(set(seen)) == 1:
+            continue
+        dev = deviations[key] = _Deviation(key[0], Counter(seen))
+        dev.hosts = [(i, v) for i, v in enumerate(seen) if v != dev.reference]
+    return deviations
+
+
+def _table(snap: HostSnapshot, pkgs: Sequence[InstalledPackage]) -> dict[_Key, str]:
+    """``pkgs`` of a host by (ecosystem, name); a name listed twice keeps the lowest version.
+
+    pip names are canonical, and count only on a host whose inventory names interpreters.
+    """
+    pip = Ecosystem.PIP
+    table: dict[_Key, str] = {}
+    for p in pkgs:
+        if p.ecosystem is not pip:
+            _keep_lowest(table, (p.ecosystem, p.name), p.version)
+        elif snap.host.pip:
+            _keep_lowest(table, (pip, canonicalize_name(p.name)), p.version)
+    return table
+
+
+def _keep_lowest(table: dict[_Key, str], key: _Key, version: str) -> None:
+    table[key] = version if key not in table else min(table[key], version)
 
 
 def mixed_os(snapshots: Iterable[HostSnapshot]) -> list[Finding]:

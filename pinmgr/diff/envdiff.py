@@ -7,15 +7,16 @@ staging, per role, and in which direction.
 from __future__ import annotations
 
 import fnmatch
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from packaging.utils import canonicalize_name
 
 from pinmgr import versions
 from pinmgr.errors import VersionError
-from pinmgr.model import Direction, Ecosystem, HostSnapshot
+from pinmgr.model import Direction, Ecosystem, HostSnapshot, InstalledPackage
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ ALL_ROLES = "*"
 """The role of every row when hosts are compared without their roles."""
 
 _Table = dict[tuple[str, Ecosystem, str], set[str]]
+_NAME = attrgetter("name")
 
 SYSTEM_FAMILIES = frozenset({Ecosystem.DEB, Ecosystem.RPM})
 """OS package families: a Debian host and a RHEL host share no package namespace (``libc6``
@@ -86,21 +88,62 @@ def _table(
     snaps: Iterable[HostSnapshot], by_role: bool, ecosystems: Sequence[Ecosystem]
 ) -> tuple[_Table, set[str]]:
     """(role, ecosystem, package) -> versions seen, "" where some host of the role lacks it."""
-    per_host: dict[str, list[dict[tuple[Ecosystem, str], str]]] = defaultdict(list)
+    per_role: dict[str, list[HostSnapshot]] = defaultdict(list)
     for snap in snaps:
-        installed: dict[tuple[Ecosystem, str], str] = {}
-        for pkg in snap.packages:
-            if ecosystems and pkg.ecosystem not in ecosystems:
-                continue
-            name = canonicalize_name(pkg.name) if pkg.ecosystem is Ecosystem.PIP else pkg.name
-            installed.setdefault((pkg.ecosystem, name), pkg.version)
         for role in snap.host.roles if by_role else (ALL_ROLES,):
-            per_host[role].append(installed)
+            per_role[role].append(snap)
     out: _Table = defaultdict(set)
-    for role, hosts in per_host.items():
-        for key in set().union(*hosts):
-            out[(role, key[0], key[1])] = {h.get(key, "") for h in hosts}
-    return out, set(per_host)
+    for role, hosts in per_role.items():
+        for (eco, name), seen in _versions(hosts, ecosystems).items():
+            out[(role, eco, name)] = seen
+    return out, set(per_role)
+
+
+def _versions(
+    hosts: Sequence[HostSnapshot], ecosystems: Sequence[Ecosystem]
+) -> dict[tuple[Ecosystem, str], set[str]]:
+    """Every package key of ``hosts`` with the versions they have ("" = some host lacks it).
+
+    Hosts share their package values (the readers intern them): values are counted by
+    identity in C, so a key's versions and whether every host has it come from its few
+    distinct values, not from every host. pip (canonical names) and a name listed twice on a
+    host (the first copy counts) are taken host by host, as before.
+    """
+    counts: Counter[int] = Counter()
+    objects: dict[int, InstalledPackage] = {}
+    repeated: set[str] = set()
+    for snap in hosts:
+        pkgs = snap.packages
+        counts.update(map(id, pkgs))
+        objects.update(zip(map(id, pkgs), pkgs, strict=True))
+        if len(set(map(_NAME, pkgs))) != len(pkgs):
+            repeated.update(n for n, c in Counter(map(_NAME, pkgs)).items() if c > 1)
+    found: dict[tuple[Ecosystem, str], set[str]] = {}
+    present: Counter[tuple[Ecosystem, str]] = Counter()
+    exact: set[int] = set()
+    for ident, pkg in objects.items():
+        if ecosystems and pkg.ecosystem not in ecosystems:
+            continue
+        if pkg.ecosystem is Ecosystem.PIP or pkg.name in repeated:
+            exact.add(ident)
+            continue
+        key: tuple[Ecosystem, str] = (pkg.ecosystem, pkg.name)
+        found.setdefault(key, set()).add(pkg.version)
+        present[key] += counts[ident]
+    for key, n in present.items():
+        if n < len(hosts):
+            found[key].add("")
+    if exact:
+        tables = []
+        for snap in hosts:
+            installed: dict[tuple[Ecosystem, str], str] = {}
+            for pkg in (objects[i] for i in filter(exact.__contains__, map(id, snap.packages))):
+                name = canonicalize_name(pkg.name) if pkg.ecosystem is Ecosystem.PIP else pkg.name
+                installed.setdefault((pkg.ecosystem, name), pkg.version)
+            tables.append(installed)
+        for key in set().union(*tables):
+            found[key] = {t.get(key, "") for t in tables}
+    return found
 
 
 def _highest(eco: Ecosystem, values: Iterable[str]) -> str | None:

@@ -33,9 +33,12 @@ def build(
     lockfile: str = "",
     environments: Sequence[str] = (),
     warnings: Sequence[HostWarning] = (),
+    ok_unlisted: int = 0,
 ) -> CheckReport:
+    """Findings sorted and counted; ``ok_unlisted``: ok findings counted but not listed."""
     ordered = tuple(sorted(findings, key=sort_key))
     counts = Counter(f.kind for f in ordered)
+    counts[FindingKind.OK] += ok_unlisted
     summary = Summary(
         hosts_total=hosts_total,
         hosts_collected=hosts_collected,

@@ -93,6 +93,12 @@ class _HostFacts:
     files: list[str] = field(default_factory=list)
     mtime: float = 0.0
     failures: list[tuple[FailureKind, str]] = field(default_factory=list)
+    # "packages" / "ansible_packages" facts, turned into model values as each file is read:
+    # a fleet's raw package facts (thousands of dicts per host) are never all alive at once.
+    packages: dict[str, tuple[list[InstalledPackage], list[str]]] = field(default_factory=dict)
+
+
+_Memo = dict[tuple[Ecosystem, str, str, str], InstalledPackage]
 
 
 def looks_like_facts(document: object) -> bool:
@@ -151,16 +157,21 @@ def read(paths: Sequence[Path], documents: dict[Path, object] | None = None) -> 
     ``documents``: files the caller has already parsed (to sniff their format), by path.
     """
     hosts: dict[str, _HostFacts] = {}
+    memo: _Memo = {}  # equal packages of different hosts are one shared value
     for path in paths:
         for file in files_of(path):
             doc = (documents or {}).get(file)
             if doc is None:
                 doc = read_json(file)
-            _add(hosts, file, doc)
+            _add(hosts, file, doc, memo)
     return [_result(h) for h in sorted(hosts.values(), key=lambda h: h.name)]
 
 
-def _add(hosts: dict[str, _HostFacts], file: Path, document: object) -> None:
+def _where(entry: _HostFacts) -> str:
+    return ", ".join(entry.files[:3]) + (" …" if len(entry.files) > 3 else "")
+
+
+def _add(hosts: dict[str, _HostFacts], file: Path, document: object, memo: _Memo) -> None:
     where = str(file)
     if not isinstance(document, dict):
         raise IngestError(f"{where}: not Ansible facts (expected a JSON object)")
@@ -190,7 +201,14 @@ def _add(hosts: dict[str, _HostFacts], file: Path, document: object) -> None:
     if not isinstance(facts, dict):
         raise IngestError(f"{where}: host {printable(name)}: ansible_facts is not an object")
     # Only what pinmgr reads is kept: a fleet's cache holds ~130 other facts per host.
-    entry.facts.update((k, v) for k, v in facts.items() if k in KEPT_FACTS)
+    kept = {k: v for k, v in facts.items() if k in KEPT_FACTS}
+    for key in ("packages", "ansible_packages"):
+        if key in kept:
+            here = f"{_where(entry)}: host {printable(entry.name)}"
+            found = packages_of({"packages": kept.pop(key)}, here, memo)
+            if found is not None:
+                entry.packages[key] = found
+    entry.facts.update(kept)
 
 
 def _str(value: object, where: str, what: str, *, empty: bool = False) -> str:
@@ -233,9 +251,14 @@ def _version(entry: dict[str, object], where: str) -> str:
 
 
 def packages_of(
-    facts: dict[str, object], where: str
+    facts: dict[str, object], where: str, memo: _Memo | None = None
 ) -> tuple[list[InstalledPackage], list[str]] | None:
-    """``package_facts`` packages (deb and rpm) and warnings for what was left out."""
+    """``package_facts`` packages (deb and rpm) and warnings for what was left out.
+
+    ``memo``: packages already made, by their fields, to share between hosts.
+    """
+    if memo is None:
+        memo = {}
     raw = facts.get("packages", facts.get("ansible_packages"))
     if raw is None:
         return None
@@ -259,11 +282,11 @@ def packages_of(
             if eco is Ecosystem.RPM and name == "gpg-pubkey":
                 continue
             arch = entry.get("arch") or ""
-            out.append(
-                InstalledPackage(
-                    eco, name, _version(entry, here), _str(arch, here, "arch", empty=True)
-                )
-            )
+            fields = (eco, name, _version(entry, here), _str(arch, here, "arch", empty=True))
+            pkg = memo.get(fields)
+            if pkg is None:
+                pkg = memo[fields] = InstalledPackage(*fields)
+            out.append(pkg)
     warnings = [
         f"Ansible facts: {n} package(s) from {printable(m) or 'an unnamed manager'} ignored "
         "(pinmgr checks deb and rpm from package_facts)"
@@ -284,16 +307,16 @@ def _collected_at(entry: _HostFacts) -> dt.datetime:
 
 def _result(entry: _HostFacts) -> SavedResult:
     host = Host(name=entry.name, env="", roles=())
-    where = ", ".join(entry.files[:3]) + (" …" if len(entry.files) > 3 else "")
+    where = _where(entry)
     here = f"{where}: host {printable(entry.name)}"
     source = entry.files[0]
     os_release = os_release_of(entry.facts, here)
-    packages = packages_of(entry.facts, here)
+    packages = entry.packages.get("packages", entry.packages.get("ansible_packages"))
     failure_notes = tuple(reason for _, reason in entry.failures)
     if os_release is not None and packages is not None:
         snap = HostSnapshot(host, os_release, tuple(packages[0]), (*packages[1], *failure_notes))
         return SavedResult(snap, _collected_at(entry), source)
-    if entry.failures and not entry.facts:
+    if entry.failures and not entry.facts and not entry.packages:
         kind, reason = entry.failures[0]
         return SavedResult(
             HostFailure(host, kind, reason, failure_notes[1:]), _collected_at(entry), source

@@ -1,0 +1,103 @@
+"""``check``'s package index takes shortcuts (one dict of exact names, architecture twins
+listed aside, the full grouping only when needed); ``lookup`` must still answer exactly as the
+plain grouping of every package by (ecosystem, base name) answers, which is the oracle here.
+
+And ``ok`` findings counted instead of built (``--no-ok``) must leave every other finding, and
+the number of ``ok`` ones, as building them gives.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.utils import canonicalize_name
+
+from pinmgr.diff.check import OkCount, _Index, check
+from pinmgr.model import (
+    Ecosystem,
+    FindingKind,
+    Host,
+    HostSnapshot,
+    InstalledPackage,
+    Lockfile,
+    OsRelease,
+    Pin,
+    PinPolicy,
+    PolicyKind,
+)
+
+DEB, RPM, PIP = Ecosystem.DEB, Ecosystem.RPM, Ecosystem.PIP
+NAMES = ("dpkg", "libc6", "libc6:i386", "libc6:arm64", "zlib1g", "Flask", "flask")
+ARCHES = ("amd64", "i386", "all", "arm64")
+
+
+def oracle(packages: tuple[InstalledPackage, ...], pin: Pin) -> list[InstalledPackage]:
+    """The index before its shortcuts: every package grouped by (ecosystem, base name)."""
+
+    def base(eco: Ecosystem, name: str) -> str:
+        return canonicalize_name(name) if eco is PIP else name.split(":", 1)[0]
+
+    candidates = [
+        p
+        for p in packages
+        if (p.ecosystem, base(p.ecosystem, p.name))
+        == (pin.ecosystem, base(pin.ecosystem, pin.package))
+    ]
+    dpkg = [p for p in packages if p.ecosystem is DEB and base(DEB, p.name) == "dpkg"]
+    native = dpkg[0].arch if dpkg else ""
+    if pin.ecosystem is DEB:
+        if ":" in pin.package:
+            arch = pin.package.split(":", 1)[1]
+            return [p for p in candidates if p.name == pin.package or p.arch == arch][:1]
+        mine = [p for p in candidates if ":" not in p.name or p.arch in (native, "all")]
+        return mine[:1] or candidates[:1]
+    if pin.ecosystem is RPM:
+        return candidates[:1]
+    return candidates
+
+
+packages_strategy = st.lists(
+    st.builds(
+        InstalledPackage,
+        st.sampled_from((DEB, DEB, DEB, RPM, PIP)),
+        st.sampled_from(NAMES),
+        st.sampled_from(("1.0-1", "2.0-1", "1:0.5-3")),
+        st.sampled_from(ARCHES),
+    ),
+    max_size=10,
+).map(lambda pkgs: tuple(sorted(pkgs)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    packages=packages_strategy,
+    # rpm: every copy counts, judged per architecture (diff/copies.py, test_copies.py)
+    eco=st.sampled_from((DEB, PIP)),
+    name=st.sampled_from((*NAMES, "libc6:amd64", "absent")),
+)
+def test_lookup_answers_as_the_full_grouping(
+    packages: tuple[InstalledPackage, ...], eco: Ecosystem, name: str
+) -> None:
+    pin = Pin("app", "debian-12", eco, name, PinPolicy(PolicyKind.EXACT, "1.0-1"))
+    assert _Index(packages).lookup(pin) == oracle(packages, pin)
+
+
+def test_ok_counted_instead_of_built_leaves_the_other_findings() -> None:
+    policy = PinPolicy(PolicyKind.EXACT, "1.0-1")
+    pins = tuple(Pin("app", "debian-12", DEB, n, policy) for n in ("bash", "curl", "zlib1g"))
+    lock = Lockfile("pinmgr.toml", 1, ("app",), pins, releases=(("app", "debian-12"),))
+    hosts = []
+    for i, curl in enumerate(("1.0-1", "1.0-2", "1.0-1")):
+        packages = (
+            InstalledPackage(DEB, "bash", "1.0-1", "amd64"),
+            InstalledPackage(DEB, "curl", curl, "amd64"),
+        )
+        hosts.append(
+            HostSnapshot(Host(f"h{i}", "prod", ("app",)), OsRelease("debian", "12"), packages)
+        )
+    every = check(lock, hosts)
+    count = OkCount()
+    counted = check(lock, hosts, ok_count=count)
+    assert counted == [f for f in every if f.kind is not FindingKind.OK]
+    assert count.n == 5 == sum(f.kind is FindingKind.OK for f in every)
+    assert {f.kind for f in counted} == {FindingKind.DRIFT, FindingKind.MISSING}
