@@ -187,7 +187,7 @@ def test_bad_settings_are_listed_by_validate_and_refused_by_check(tmp_path: Path
     assert validate.returncode == 2
     assert validate.stderr.splitlines()[:2] == [
         "pinmgr: error: pins/inventory.toml:4:1: setting fail_on = 'sometimes': expected one "
-        "of any, drift, missing, security, unreachable, never",
+        "of any, drift, missing, security, unreachable, never, new",
         "pinmgr: error: pins/inventory.toml:5:1: setting jobs = 0: expected hosts collected "
         "in parallel, 1-512",
     ]

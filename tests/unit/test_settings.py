@@ -70,7 +70,7 @@ def test_every_bad_value_is_one_problem_at_its_line() -> None:
         (9, "setting history = 'pinmgr.db'"),
         (10, "unknown setting 'colour' (known"),
     ]
-    assert "one of any, drift, missing, security, unreachable, never" in problems[2].message
+    assert "one of any, drift, missing, security, unreachable, never, new" in problems[2].message
 
 
 def test_read_raises_every_problem_and_tolerates_a_missing_file(tmp_path: Path) -> None:
