@@ -51,7 +51,7 @@ echo "== mypy --strict"
 "$VENV/bin/mypy" pinmgr
 echo "== pytest"
 set +e
-PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/pytest" -p no:cacheprovider "$@"
+PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/pytest" -p no:cacheprovider --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

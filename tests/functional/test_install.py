@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,21 @@ def secrets(tmp_path: Path) -> Iterator[Secrets]:
             os.kill(pid, signal.SIGTERM)
 
 
+def _stopped(pid: int, within: float = 10.0) -> bool:
+    """Gone or a zombie, polled with a deadline: ``ssh-agent -k`` signals, the exit follows."""
+    deadline = time.monotonic() + within
+    while True:
+        status = Path(f"/proc/{pid}/status")
+        try:
+            if "zombie" in status.read_text():
+                return True
+        except OSError:  # gone
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 def _agent_pids(text: str) -> list[int]:
     return [int(m) for m in re.findall(r"SSH_AGENT_PID=(\d+)", text)]
 
@@ -203,9 +219,7 @@ def test_github_actions_steps_run_as_written(clone: Path, tmp_path: Path, secret
     assert files["GITHUB_STEP_SUMMARY"].read_text().startswith("## ")
     assert (runner["home"] / ".ssh" / "known_hosts").read_text().startswith("web1.example.com ")
     for pid in set(secrets.agents):  # stopped by the snippet's own last step
-        assert (
-            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
-        )
+        assert _stopped(pid), f"ssh-agent {pid} still running after 'ssh-agent -k'"
 
 
 def test_gitlab_job_runs_as_written(clone: Path, tmp_path: Path, secrets: Secrets) -> None:
