@@ -649,6 +649,16 @@ def check(
 
 @app.command()
 def validate(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[FILE]...",
+            help="A lockfile and/or an inventory to check instead of -l/-i; which one each "
+            "is, is read from its content (a TOML file with [roles] or [shared] is a "
+            "lockfile, anything else an inventory).",
+            show_default=False,
+        ),
+    ] = None,
     lockfile: LockfileOpt = DEFAULT_LOCKFILE,
     inventory: InventoryOpt = DEFAULT_INVENTORY,
     strict: StrictOpt = False,
@@ -657,8 +667,22 @@ def validate(
 
     A host an inventory source cannot place is a warning (exit 0: check leaves it out), or
     with --strict an error (exit 2).
+
+    \b
+      pinmgr validate
+      pinmgr validate pins/pinmgr.toml
+      pinmgr validate -l pins/pinmgr.toml -i ansible/hosts.ini --strict
     """
     from pinmgr import api
+    from pinmgr.lockfile.sniff import looks_like_lockfile
+
+    for path in files or ():
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+        if looks_like_lockfile(path):
+            lockfile = path
+        else:
+            inventory = path
 
     options = api.CheckOptions(
         strict=strict,

@@ -19,7 +19,7 @@ HEADER = """\
 #
 # A host gets its role's pins for the OS release it actually runs, plus the [shared] pins for
 # that release; a role pin overrides a shared pin for the same package.
-# Full reference: docs/lockfile.md. Check it with `pinmgr validate` (`-l FILE` for another file).
+# Full reference: docs/lockfile.md. Check it with `pinmgr validate` (or `pinmgr validate FILE`).
 #
 # Pin more of what a host runs:  pinmgr lock --from HOST --packages nginx,openssl
 #                                pinmgr pin nginx=1.22.1-9 --role app --os debian-12

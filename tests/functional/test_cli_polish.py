@@ -195,3 +195,31 @@ def test_bad_settings_are_listed_by_validate_and_refused_by_check(tmp_path: Path
     assert check.returncode == 2 and check.stdout == ""
     assert pinmgr("check", "--help", cwd=tmp_path).returncode == 0  # help still helps
     assert check.stderr.startswith("pinmgr: error: pins/inventory.toml:4:1: setting fail_on")
+
+
+def test_validate_takes_the_files_as_arguments_and_tells_which_is_which(tmp_path: Path) -> None:
+    """The lockfile header's advice, ``pinmgr validate pins/pinmgr.toml``, works; a file named
+    anything is read as a lockfile or an inventory from its content, in either order."""
+    lock = tmp_path / "prod-pins.toml"
+    lock.write_bytes(BUNDLED.read_bytes())
+    inv = tmp_path / "hosts.toml"
+    inv.write_text(
+        'schema = 1\n[environments.local.hosts.localhost]\ntransport = "local"\n'
+        'roles = ["nosuchrole"]\n'
+    )
+    alone = pinmgr("validate", str(lock), cwd=tmp_path)  # no pins/inventory.toml here
+    assert (alone.returncode, alone.stderr) == (0, ""), alone.stderr
+    assert alone.stdout.splitlines()[0] == f"{lock}: ok"
+    both = pinmgr("validate", str(inv), str(lock), cwd=tmp_path)
+    assert both.returncode == 2
+    assert f"{inv}:2:1: host localhost (local) has role 'nosuchrole'" in both.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[roles.app."debian-12".deb]\nnginx = 1.22\n')
+    bad = pinmgr("validate", str(broken), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert f"{broken}:2:9: version of nginx must be a string" in bad.stderr
+    missing = pinmgr("validate", "nope.toml", cwd=tmp_path)
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        "pinmgr: error: nope.toml: no such file or directory\n",
+    )
