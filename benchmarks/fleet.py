@@ -235,6 +235,7 @@ def generate(n_hosts: int, out: Path) -> Path:
     (where / "inventory.toml").write_text("\n".join(inv))
     for start in range(0, n_hosts, SHARD_HOSTS):
         docs = []
+        rows: dict[tuple[str, ...], int] = {}  # format 2: each distinct package once per file
         for name, env, role, release in hosts[start : start + SHARD_HOSTS]:
             os_id, version_id = OS_OF[release]
             docs.append(
@@ -245,17 +246,26 @@ def generate(n_hosts: int, out: Path) -> Path:
                     "collected_at": "2026-12-07T02:00:00Z",
                     "sources": ["deb", "rpm"],
                     "os_release": {"id": os_id, "version_id": version_id},
-                    "packages": {
-                        "deb": host_packages(rng, role, universe[release]),
-                        "rpm": [],
-                        "pip": [],
-                    },
+                    "packages": [
+                        rows.setdefault(
+                            ("deb", p["name"], p["version"], p.get("arch", ""), "installed", ""),
+                            len(rows),
+                        )
+                        for p in host_packages(rng, role, universe[release])
+                    ],
                     "warnings": [],
                 }
             )
+        # pinmgr writes the table sorted; this one is in order of first use, which readers
+        # accept (they sort each host's packages then): sort it as pinmgr would.
+        order = sorted(rows, key=lambda r: r)
+        renumber = {rows[r]: i for i, r in enumerate(order)}
+        for d in docs:
+            d["packages"] = sorted(renumber[i] for i in d["packages"])
         doc = {
             "format": "pinmgr-snapshot",
-            "format_version": 1,
+            "format_version": 2,
+            "package_table": [list(r) for r in order],
             "pinmgr_version": "bench",
             "started_at": "2026-12-07T02:00:00Z",
             "finished_at": "2026-12-07T02:10:00Z",

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pinmgr.errors import PinmgrError
 from pinmgr.model import (
@@ -33,8 +33,13 @@ from pinmgr.model import (
 )
 
 FORMAT = "pinmgr-snapshot"
-FORMAT_VERSION = 1
-"""Bumped on any change an older reader would misread; readers refuse newer versions."""
+FORMAT_VERSION = 2
+"""Bumped on any change an older reader would misread; readers refuse newer versions.
+
+1: each host lists its packages as objects. 2: the document lists every distinct package once
+(``package_table``, sorted) and each host the indices of its own: a fleet's hosts share most
+packages, so the file is smaller and reading it builds each package once (both still read).
+"""
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Cap on a file, after decompression (a small .gz cannot expand without bound)."""
@@ -77,18 +82,7 @@ def sources_of(host: Host) -> list[str]:
     return ["deb", "rpm", *(f"pip:{p}" for p in host.pip)]
 
 
-def _package(pkg: InstalledPackage) -> dict[str, str]:
-    out = {"name": pkg.name, "version": pkg.version}
-    if pkg.arch:
-        out["arch"] = pkg.arch
-    if pkg.state is not PackageState.INSTALLED:
-        out["state"] = pkg.state.value
-    if pkg.origin:
-        out["origin"] = pkg.origin
-    return out
-
-
-def _host_document(saved: SavedResult) -> dict[str, Any]:
+def _host_document(saved: SavedResult, index: dict[InstalledPackage, int]) -> dict[str, Any]:
     result = saved.result
     host = result.host
     doc: dict[str, Any] = {
@@ -110,19 +104,25 @@ def _host_document(saved: SavedResult) -> dict[str, Any]:
         if result.os_release
         else None
     )
-    # deb, rpm and pip always (empty lists too); app revisions only when some were read.
-    packages: dict[str, list[dict[str, str]]] = {
-        e.value: [] for e in Ecosystem if e is not Ecosystem.APP
-    }
-    for pkg in result.packages:
-        packages.setdefault(pkg.ecosystem.value, []).append(_package(pkg))
-    doc["packages"] = packages
+    doc["packages"] = sorted(index[pkg] for pkg in result.packages)
     doc["warnings"] = list(result.warnings)
     return doc
 
 
+def _table_row(pkg: InstalledPackage) -> list[str]:
+    return [pkg.ecosystem.value, pkg.name, pkg.version, pkg.arch, pkg.state.value, pkg.origin]
+
+
 def to_document(snapshot: Snapshot) -> dict[str, Any]:
     """The JSON document of ``snapshot`` (the schema in docs/snapshot.schema.json)."""
+    distinct = {
+        pkg
+        for saved in snapshot.results
+        if isinstance(saved.result, HostSnapshot)
+        for pkg in saved.result.packages
+    }
+    table = sorted(distinct, key=_ORDER)
+    index = {pkg: i for i, pkg in enumerate(table)}
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -134,7 +134,8 @@ def to_document(snapshot: Snapshot) -> dict[str, Any]:
             "roles": list(snapshot.roles),
             "shard": snapshot.shard or None,
         },
-        "hosts": [_host_document(r) for r in snapshot.results],
+        "package_table": [_table_row(pkg) for pkg in table],
+        "hosts": [_host_document(r, index) for r in snapshot.results],
     }
 
 
@@ -234,6 +235,7 @@ class _Doc:
         self.where = ""
         self.packages: dict[tuple[object, ...], InstalledPackage] = {}
         self.entries: dict[tuple[Ecosystem, int], InstalledPackage] = {}
+        self.table_sorted = True
 
     def fail(self, message: str) -> SnapshotError:
         return SnapshotError(f"{self.source}: {printable(self.where + message)}")
@@ -302,11 +304,12 @@ def from_document(document: object, source: str) -> Snapshot:
         )
     selection = doc.obj(top.get("selection", {}), "selection")
     shard = selection.get("shard")
+    table = _package_table(doc, top.get("package_table")) if version >= 2 else None
     results: list[SavedResult] = []
     seen: set[tuple[str, str]] = set()
     for i, item in enumerate(doc.items(top.get("hosts"), "hosts")):
         doc.where = f"hosts[{i}]: "
-        saved = _host(doc, doc.obj(item, "host"), source)
+        saved = _host(doc, doc.obj(item, "host"), source, table)
         host = saved.result.host
         key = (host.env, host.name)
         if key in seen:
@@ -325,7 +328,45 @@ def from_document(document: object, source: str) -> Snapshot:
     )
 
 
-def _host(doc: _Doc, item: dict[str, object], source: str) -> SavedResult:
+def _package_table(doc: _Doc, value: object) -> list[InstalledPackage]:
+    """Format 2's distinct packages, each validated once: ``[eco, name, version, arch, state,
+    origin]``."""
+    table: list[InstalledPackage] = []
+    for j, row in enumerate(doc.items(value, "package_table")):
+        where = f"package_table[{j}]"
+        fields = doc.items(row, where)
+        if len(fields) != 6:
+            raise doc.fail(f"{where}: expected [ecosystem, name, version, arch, state, origin]")
+        eco_name = doc.text(fields[0], f"{where}[0]")
+        try:
+            eco = Ecosystem(eco_name)
+        except ValueError:
+            raise doc.fail(f"{where}: unknown ecosystem {eco_name!r}") from None
+        entry = dict(zip(("name", "version", "arch", "state", "origin"), fields[1:], strict=True))
+        table.append(_installed(doc, eco, entry, j, where))
+    keys = list(map(_ORDER, table))
+    doc.table_sorted = keys == sorted(keys)  # pinmgr writes it sorted; a hand-made file may not be
+    return table
+
+
+def _table_packages(
+    doc: _Doc, value: object, table: list[InstalledPackage]
+) -> tuple[InstalledPackage, ...]:
+    """A format-2 host's packages: indices into the table, in C (a fleet has millions)."""
+    listed = doc.items(value, "packages")
+    if not set(map(type, listed)) <= {int}:  # bool, float, str, ...: not an index
+        raise doc.fail("packages: expected indices into package_table")
+    ids = sorted(cast("list[int]", listed))
+    if ids and (ids[0] < 0 or ids[-1] >= len(table)):
+        raise doc.fail(f"packages: expected indices into package_table (0-{len(table) - 1})")
+    if not doc.table_sorted:
+        return tuple(sorted(map(table.__getitem__, ids), key=_ORDER))
+    return tuple(map(table.__getitem__, ids))
+
+
+def _host(
+    doc: _Doc, item: dict[str, object], source: str, table: list[InstalledPackage] | None
+) -> SavedResult:
     name = doc.text(item.get("name"), "name", empty=False)
     doc.where = f"host {name}: "
     sources = doc.texts(item.get("sources", []), "sources")
@@ -360,6 +401,14 @@ def _host(doc: _Doc, item: dict[str, object], source: str) -> SavedResult:
             doc.text(o.get("id"), "os_release.id", empty=False),
             doc.text(o.get("version_id"), "os_release.version_id"),
         )
+    if table is not None:
+        result = HostSnapshot(
+            host,
+            os_release,
+            _table_packages(doc, item.get("packages"), table),
+            warnings=doc.texts(item.get("warnings", []), "warnings"),
+        )
+        return SavedResult(result, collected_at, source)
     packages: list[InstalledPackage] = []
     by_eco = doc.obj(item.get("packages"), "packages")
     for eco_name, entries in by_eco.items():
@@ -412,8 +461,10 @@ def _host(doc: _Doc, item: dict[str, object], source: str) -> SavedResult:
     return SavedResult(result, collected_at, source)
 
 
-def _installed(doc: _Doc, eco: Ecosystem, entry: dict[str, object], j: int) -> InstalledPackage:
-    where = f"packages.{eco.value}[{j}]"
+def _installed(
+    doc: _Doc, eco: Ecosystem, entry: dict[str, object], j: int, where: str = ""
+) -> InstalledPackage:
+    where = where or f"packages.{eco.value}[{j}]"
     state_text = doc.text(entry.get("state", PackageState.INSTALLED.value), f"{where}.state")
     try:
         state = PackageState(state_text)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.functional.test_snapshot_cli import host_packages
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "pins" / "pinmgr.toml"
 
@@ -45,9 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = pinmgr("collect", "-o", "before.json", "-q", "--no-history", cwd=work)
     assert result.returncode == 0, result.stderr
     doc = json.loads((work / "before.json").read_text())
-    debs = doc["hosts"][0]["packages"]["deb"]
-    (base,) = [p for p in debs if p["name"] == "base-files"]
-    base["version"] = "12.0"
+    host_packages(doc, 0, "deb")["base-files"][2] = "12.0"
     (work / "after.json").write_text(json.dumps(doc))
     return work
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.test_snapshot_cli import INVENTORY, _document, pinmgr
+from tests.functional.test_snapshot_cli import INVENTORY, _document, host_packages, pinmgr
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs dpkg-query")
 
@@ -18,9 +18,10 @@ pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="need
 def _planted_lockfile(tmp_path: Path, snapshot: Path) -> tuple[Path, str]:
     """A lockfile pinning this machine's bash to a version it does not run (and coreutils to
     the one it does); returns it and the installed bash version."""
-    host = _document(snapshot)["hosts"][0]  # type: ignore[index]
+    doc = _document(snapshot)
+    host = doc["hosts"][0]  # type: ignore[index]
     release = f"{host['os_release']['id']}-{host['os_release']['version_id']}"
-    installed = {p["name"]: p["version"] for p in host["packages"]["deb"]}
+    installed = {name: row[2] for name, row in host_packages(doc, 0, "deb").items()}
     lockfile = tmp_path / "pins.toml"
     lockfile.write_text(
         f'schema = 1\n\n[roles.app."{release}".deb]\n'

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -57,6 +58,15 @@ def _document(path: Path) -> dict[str, object]:
     doc = json.loads(data)
     assert isinstance(doc, dict)
     return doc
+
+
+def host_packages(doc: dict[str, Any], index: int, ecosystem: str) -> dict[str, list[str]]:
+    """Host ``index``'s packages of one ecosystem in a format-2 snapshot document, by name: the
+    ``package_table`` rows themselves (``[eco, name, version, arch, state, origin]``), so
+    changing one changes the document."""
+    table = doc["package_table"]
+    rows = (table[i] for i in doc["hosts"][index]["packages"])
+    return {row[1]: row for row in rows if row[0] == ecosystem}
 
 
 def _findings(stdout: str) -> list[tuple[str, str, str, str]]:
@@ -147,8 +157,8 @@ def test_diff_two_snapshots_without_ssh(tmp_path: Path) -> None:
     doc = _document(tmp_path / "a.json")
     host = doc["hosts"][0]  # type: ignore[index]
     host.update(name="twin", env="staging")
-    bash = next(p for p in host["packages"]["deb"] if p["name"] == "bash")
-    bash["version"] = "1:" + bash["version"]  # an epoch: newer than anything without one
+    bash = host_packages(doc, 0, "deb")["bash"]
+    bash[2] = "1:" + bash[2]  # an epoch: newer than anything without one
     (tmp_path / "b.json").write_text(json.dumps(doc))
     args = ["diff", "local", "staging", "--snapshot", "a.json", "--snapshot", "b.json"]
     result = pinmgr(*args, "-f", "json", cwd=tmp_path)

@@ -116,6 +116,92 @@ def _document() -> dict[str, Any]:
     return snapshot.to_document(_snapshot())
 
 
+def _document_v1() -> dict[str, Any]:
+    """The same snapshot in format 1 (each host's packages as objects), which is still read."""
+    document = _document()
+    table = document.pop("package_table")
+    document["format_version"] = 1
+    for host in document["hosts"]:
+        if "packages" not in host:
+            continue
+        by_eco: dict[str, list[dict[str, str]]] = {"deb": [], "rpm": [], "pip": []}
+        for i in host["packages"]:
+            eco, name, version, arch, state, origin = table[i]
+            entry = {"name": name, "version": version, "arch": arch, "state": state}
+            if origin:
+                entry["origin"] = origin
+            by_eco.setdefault(eco, []).append(entry)
+        host["packages"] = by_eco
+    return document
+
+
+def test_format_1_is_still_read_as_the_same_snapshot(tmp_path: Path) -> None:
+    document = _document_v1()
+    jsonschema.validate(document, SCHEMA)
+    back = snapshot.read(_write(tmp_path, document))
+    for got, want in zip(back.results, _snapshot().results, strict=True):
+        assert got.result == want.result
+
+
+def test_format_2_lists_each_distinct_package_once() -> None:
+    document = _document()
+    assert document["format_version"] == 2
+    table = document["package_table"]
+    assert len(table) == 5  # web1 in two environments: the same five packages, once
+    assert table == sorted(table)
+    assert document["hosts"][0]["packages"] == document["hosts"][2]["packages"] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("packages", "expected"),
+    [
+        ([0, 5], "packages: expected indices into package_table (0-4)"),
+        ([-1], "packages: expected indices into package_table (0-4)"),
+        ([True], "packages: expected indices into package_table"),
+        ([1.0], "packages: expected indices into package_table"),
+        (["0"], "packages: expected indices into package_table"),
+        ([0, "1"], "packages: expected indices into package_table"),
+        ({"deb": []}, "packages: expected a list, got an object"),
+    ],
+)
+def test_format_2_host_indices_are_checked(tmp_path: Path, packages: object, expected: str) -> None:
+    document = _document()
+    document["hosts"][0]["packages"] = packages
+    with pytest.raises(SnapshotError) as info:
+        snapshot.read(_write(tmp_path, document))
+    assert str(info.value).endswith(": host web1: " + expected)
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (["deb", "bash", "5.2"], "package_table[0]: expected [ecosystem, name, version, arch"),
+        (["apk", "bash", "5.2", "", "installed", ""], "package_table[0]: unknown ecosystem"),
+        (["deb", "bash", 5, "", "installed", ""], "package_table[0].version: expected a string"),
+        (["deb", "bash", "5.2", "", "gone", ""], "package_table[0].state: unknown state"),
+        ("deb bash 5.2", "package_table[0]: expected a list, got a string"),
+    ],
+)
+def test_format_2_table_rows_are_checked(tmp_path: Path, row: object, expected: str) -> None:
+    document = _document()
+    document["package_table"][0] = row
+    with pytest.raises(SnapshotError) as info:
+        snapshot.read(_write(tmp_path, document))
+    assert expected in str(info.value)
+
+
+def test_format_2_unsorted_table_still_gives_sorted_packages(tmp_path: Path) -> None:
+    document = _document()
+    table = document["package_table"]
+    document["package_table"] = table[::-1]
+    for host in document["hosts"]:
+        if "packages" in host:
+            host["packages"] = [len(table) - 1 - i for i in host["packages"]]
+    back = snapshot.read(_write(tmp_path, document))
+    for got, want in zip(back.results, _snapshot().results, strict=True):
+        assert got.result == want.result
+
+
 def _write(tmp_path: Path, document: object) -> Path:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(document))
@@ -125,12 +211,12 @@ def _write(tmp_path: Path, document: object) -> Path:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d.update(format_version=2), "newer than this pinmgr reads"),
+        (lambda d: d.update(format_version=3), "newer than this pinmgr reads"),
         (lambda d: d.update(format="other"), "not a pinmgr snapshot"),
         (lambda d: d["hosts"][0].update(name=""), "name: must not be empty"),
         (lambda d: d["hosts"][0].update(roles="app"), "host web1: roles: expected a list"),
-        (lambda d: d["hosts"][0]["packages"]["deb"][0].update(version=7), "version: expected"),
-        (lambda d: d["hosts"][0]["packages"].update(apk=[]), "unknown ecosystem 'apk'"),
+        (lambda d: d["package_table"][0].__setitem__(2, 7), "version: expected"),
+        (lambda d: d["package_table"][0].__setitem__(0, "apk"), "unknown ecosystem 'apk'"),
         (lambda d: d["hosts"][0].update(collected_at="yesterday"), "not an RFC 3339"),
         (lambda d: d["hosts"][0].update(collected_at="2026-12-01T08:00:00"), "time zone"),
         (lambda d: d["hosts"][1]["failure"].update(kind="gone"), "'gone' is not one of"),
@@ -210,6 +296,8 @@ def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object,
 
 BASE = _document()
 PATHS = _paths(BASE)[1:]
+BASE_V1 = _document_v1()
+PATHS_V1 = _paths(BASE_V1)[1:]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -217,7 +305,19 @@ PATHS = _paths(BASE)[1:]
 def test_a_mutated_snapshot_is_read_or_refused_in_one_line(
     where: tuple[object, ...], value: object
 ) -> None:
-    document = copy.deepcopy(BASE)
+    _mutate_and_read(BASE, where, value)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(where=st.sampled_from(PATHS_V1), value=JSON)
+def test_a_mutated_format_1_snapshot_is_read_or_refused_in_one_line(
+    where: tuple[object, ...], value: object
+) -> None:
+    _mutate_and_read(BASE_V1, where, value)
+
+
+def _mutate_and_read(base: dict[str, Any], where: tuple[object, ...], value: object) -> None:
+    document = copy.deepcopy(base)
     node: Any = document
     for key in where[:-1]:
         node = node[key]
@@ -228,7 +328,7 @@ def test_a_mutated_snapshot_is_read_or_refused_in_one_line(
         assert str(exc).startswith("f.json: ") and "\n" not in str(exc)
     else:
         # Whatever was accepted is whole: every host kept, unless the list itself was replaced.
-        assert where == ("hosts",) or len(back.results) == len(BASE["hosts"])
+        assert where == ("hosts",) or len(back.results) == len(base["hosts"])
 
 
 @pytest.mark.parametrize(
@@ -245,7 +345,7 @@ def test_an_entry_like_one_already_read_is_still_checked(
 ) -> None:
     # hosts[0] and hosts[2] list the same packages: the reader reuses values it has checked,
     # and must not take a look-alike entry (7 for "7", a list) for one of them.
-    document = _document()
+    document = _document_v1()
     document["hosts"][2]["packages"]["deb"][0][field] = value
     with pytest.raises(SnapshotError) as info:
         snapshot.read(_write(tmp_path, document))
@@ -275,7 +375,7 @@ def test_parsed_documents_share_equal_string_objects_and_only_those(tmp_path: Pa
 
 
 def test_a_package_entry_under_two_ecosystems_is_two_packages(tmp_path: Path) -> None:
-    document = _document()
+    document = _document_v1()
     deb = document["hosts"][0]["packages"]["deb"][0]
     document["hosts"][0]["packages"]["rpm"] = [dict(deb)]
     path = _write(tmp_path, document)
