@@ -5,9 +5,11 @@ Pure: it sees only model values, so every rule here is tested without a host.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from operator import attrgetter
+from typing import cast
 
 from packaging.utils import canonicalize_name
 
@@ -32,6 +34,9 @@ from pinmgr.versions.policy import evaluate
 
 CollectResult = HostSnapshot | HostFailure
 _NAME = attrgetter("name")
+_QUALIFIED = re.compile(r"^[^\n:]*:[^\n]*$", re.MULTILINE)
+"""A name with an architecture (``libssl3:i386``), one per line of the joined names."""
+_UNKNOWN = object()
 
 
 class OkCount:
@@ -90,6 +95,26 @@ class _Verdicts:
         # Per pin object, by installed version: no PinPolicy hash (a dataclass's, in Python)
         # per host and pin. The pin is kept beside its table so its id stays its own.
         self._by_pin: dict[int, tuple[Pin, dict[str, Direction | str | None]]] = {}
+        # Per pins tuple (the lockfile memoizes one per role and release), kept beside it.
+        self._plans: dict[
+            int, tuple[tuple[Pin, ...], list[tuple[Pin, bool, dict[str, object]]]]
+        ] = {}
+
+    def plan(self, pins: tuple[Pin, ...]) -> list[tuple[Pin, bool, dict[str, object]]]:
+        """Per pin of one (role, release): the pin, whether it is a plain deb name (the fast
+        path applies), and its verdicts by installed version (filled as they are computed)."""
+        kept = self._plans.get(id(pins))
+        if kept is not None:
+            return kept[1]
+        plan = []
+        for pin in pins:
+            mine = self._by_pin.get(id(pin))
+            if mine is None:
+                mine = self._by_pin[id(pin)] = (pin, {})
+            simple = pin.ecosystem is Ecosystem.DEB and ":" not in pin.package
+            plan.append((pin, simple, cast("dict[str, object]", mine[1])))
+        self._plans[id(pins)] = (pins, plan)
+        return plan
 
     def of(self, pin: Pin, installed: str) -> Direction | str | None:
         mine = self._by_pin.get(id(pin))
@@ -163,14 +188,37 @@ def _check_role(
     unchecked = unchecked_ecosystems(snap, pins)
     if unchecked:
         findings.extend(_not_checked(snap, role, release, pins, unchecked))
-    for pin in pins:
+    fast = ok_count is not None and not unpinned and not unchecked and index.only is not None
+    for pin, simple, known in verdicts.plan(pins):
+        if fast and simple:
+            # Most of a fleet's findings: a plain deb pin, its one copy installed, ok. Decided
+            # here with two dict lookups; anything else takes the general path below.
+            found = index.only.get(pin.package)  # type: ignore[union-attr]
+            if (
+                found is not None
+                and found.ecosystem is Ecosystem.DEB
+                and pin.package not in index.twins
+            ):
+                verdict = known.get(found.version, _UNKNOWN)
+                if verdict is _UNKNOWN:
+                    verdict = verdicts.of(pin, found.version)
+                if verdict is None and found.state is not PackageState.HALF_INSTALLED:
+                    ok_count.n += 1  # type: ignore[union-attr]
+                else:
+                    findings.append(_compare(snap, role, release, pin, found, verdicts))
+                continue
         if pin.ecosystem in unchecked:
             continue
         matches = index.lookup(pin)
         if unpinned:
             pinned.add((pin.ecosystem, index.base_name(pin.ecosystem, pin.package)))
         if pin.ecosystem is Ecosystem.RPM:
-            findings.extend(_compare_copies(snap, role, release, pin, matches, verdicts))
+            judged = _compare_copies(snap, role, release, pin, matches, verdicts)
+            if ok_count is not None:
+                kept = [f for f in judged if f.kind is not FindingKind.OK]
+                ok_count.n += len(judged) - len(kept)
+                judged = kept
+            findings.extend(judged)
         else:
             for installed in matches:
                 if ok_count is not None and _is_ok(pin, installed, verdicts):
@@ -361,12 +409,18 @@ class _Index:
 
     def __init__(self, packages: Sequence[InstalledPackage]) -> None:
         self._packages = packages
-        first = {p.name: p for p in reversed(packages)}
+        names = list(map(_NAME, packages))
+        first = dict(zip(reversed(names), reversed(packages), strict=True))  # C; first copy wins
         # Names seen once each: a name's package is then its only copy, in any ecosystem.
-        self._only = first if len(first) == len(packages) else None
-        self._twins: dict[str, list[str]] = {}
-        for qualified in [n for n in map(_NAME, packages) if ":" in n]:  # packages' order
-            self._twins.setdefault(qualified.split(":", 1)[0], []).append(qualified)
+        self.only = first if len(first) == len(packages) else None
+        self.twins: dict[str, list[str]] = {}
+        joined = "\n".join(names)
+        if joined.count("\n") == len(names) - 1:  # no name holds a line break (hostile data)
+            qualified = _QUALIFIED.findall(joined)  # in C, in the packages' order
+        else:
+            qualified = [n for n in names if ":" in n]
+        for name in qualified:
+            self.twins.setdefault(name.split(":", 1)[0], []).append(name)
         self._grouped: dict[tuple[Ecosystem, str], list[InstalledPackage]] | None = None
         self._native: str | None = None
 
@@ -381,12 +435,12 @@ class _Index:
 
     def candidates(self, ecosystem: Ecosystem, base: str) -> list[InstalledPackage]:
         """Every installed package of ``base`` in ``ecosystem``, in the packages' order."""
-        only = self._only
+        only = self.only
         if only is None or ecosystem is not Ecosystem.DEB:
             return self._by().get((ecosystem, base), [])
         found = only.get(base)
         out = [found] if found is not None and found.ecosystem is Ecosystem.DEB else []
-        for twin in self._twins.get(base, ()):
+        for twin in self.twins.get(base, ()):
             if only[twin].ecosystem is Ecosystem.DEB:
                 out.append(only[twin])
         return out

@@ -8,6 +8,8 @@ the number of ``ok`` ones, as building them gives.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
@@ -21,10 +23,12 @@ from pinmgr.model import (
     InstalledPackage,
     Lockfile,
     OsRelease,
+    PackageState,
     Pin,
     PinPolicy,
     PolicyKind,
 )
+from pinmgr.versions.policy import parse_policy
 
 DEB, RPM, PIP = Ecosystem.DEB, Ecosystem.RPM, Ecosystem.PIP
 NAMES = ("dpkg", "libc6", "libc6:i386", "libc6:arm64", "zlib1g", "Flask", "flask")
@@ -101,3 +105,60 @@ def test_ok_counted_instead_of_built_leaves_the_other_findings() -> None:
     assert counted == [f for f in every if f.kind is not FindingKind.OK]
     assert count.n == 5 == sum(f.kind is FindingKind.OK for f in every)
     assert {f.kind for f in counted} == {FindingKind.DRIFT, FindingKind.MISSING}
+
+
+PIP_SPEC = {"1.0-1": "1.0", "2.0-*": "2.*", ">=1.0-1, <2": ">=1.0, <2"}
+PIN_NAMES = ("dpkg", "libc6", "libc6:i386", "zlib1g", "absent", "flask", "bash")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    hosts=st.lists(
+        st.tuples(
+            packages_strategy,
+            st.sampled_from(("", "1", "ok")),  # pip: no interpreter, one listed
+            st.sampled_from((PackageState.INSTALLED, PackageState.HALF_INSTALLED)),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    pins=st.lists(
+        st.tuples(
+            st.sampled_from((DEB, DEB, RPM, PIP)),
+            st.sampled_from(PIN_NAMES),
+            st.sampled_from(("1.0-1", "2.0-*", ">=1.0-1, <2", "1:0.5-3")),
+        ),
+        max_size=8,
+        unique_by=lambda p: (p[0], p[1]),
+    ),
+)
+def test_counting_ok_answers_as_building_every_finding(
+    hosts: list[tuple[tuple[InstalledPackage, ...], str, PackageState]],
+    pins: list[tuple[Ecosystem, str, str]],
+) -> None:
+    """The counted path (plain deb pins decided in two lookups) against the full one, on
+    hosts with architecture twins, duplicates, half-installed packages and several
+    ecosystems: the same non-ok findings, and as many ok ones counted as built."""
+    lock = Lockfile(
+        "pinmgr.toml",
+        1,
+        ("app",),
+        tuple(
+            Pin("app", "debian-12", eco, name, parse_policy(eco, PIP_SPEC.get(spec, spec)))
+            for eco, name, spec in pins
+            if eco is not PIP or spec in PIP_SPEC
+        ),
+        releases=(("app", "debian-12"),),
+    )
+    snaps = []
+    for i, (packages, pip, state) in enumerate(hosts):
+        if packages and state is PackageState.HALF_INSTALLED:
+            first = packages[0]
+            packages = (replace(first, state=state), *packages[1:])
+        host = Host(f"h{i}", "prod", ("app",), pip=(f"/venv{pip}",) if pip else ())
+        snaps.append(HostSnapshot(host, OsRelease("debian", "12"), packages))
+    every = check(lock, snaps)
+    count = OkCount()
+    counted = check(lock, snaps, ok_count=count)
+    assert counted == [f for f in every if f.kind is not FindingKind.OK]
+    assert count.n == sum(f.kind is FindingKind.OK for f in every)
