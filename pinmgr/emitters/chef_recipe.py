@@ -88,9 +88,9 @@ module PinmgrCookbook
   end
 
   # The version `pip show` reports for package, or nil when it is not installed.
-  # Arguments go to pip as an argv list: no shell ever sees them.
+  # Arguments go to pip as an argv list: no shell ever sees them; no network either.
   def self.pip_version(pip, package)
-    out, status = Open3.capture2e(pip, 'show', package)
+    out, status = Open3.capture2e(pip, '--disable-pip-version-check', 'show', package)
     return nil unless status.success?
 
     out[/^Version: (.+)$/, 1]
