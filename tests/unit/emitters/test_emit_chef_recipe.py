@@ -495,3 +495,55 @@ def test_golden() -> None:
     for rel, text in emit_cookbook(LOCK, DIGEST).items():
         if "/recipes/" in rel:
             assert_golden(f"chef/lock/{rel}", text)
+
+
+def test_cli_writes_checks_and_refuses(tmp_path: Path) -> None:
+    """`pinmgr emit chef-recipe` in-process: files, --check exit codes, clear errors."""
+    from typer.testing import CliRunner
+
+    from pinmgr.cli.app import app
+
+    lockfile = tmp_path / "pinmgr.toml"
+    lockfile.write_bytes(SAMPLE.read_bytes())
+    out = tmp_path / "cookbooks"
+    base = ["emit", "chef-recipe", "--lockfile", str(lockfile), "--out", str(out)]
+    runner = CliRunner()
+
+    missing = runner.invoke(app, [*base, "--check"])
+    assert missing.exit_code == 1
+    assert f"pinmgr: missing: {out / 'pinmgr/recipes/web.rb'}" in missing.output
+
+    wrote = runner.invoke(app, [*base, "--hold"])
+    assert wrote.exit_code == 0, wrote.output
+    assert f"wrote {out / 'pinmgr/recipes/web.rb'}" in wrote.output
+    recipe = (out / "pinmgr/recipes/web.rb").read_text(encoding="utf-8")
+    assert "apt_preference 'nginx' do" in recipe
+    assert runner.invoke(app, [*base, "--hold", "--check"]).exit_code == 0
+
+    stale = runner.invoke(app, [*base, "--check"])  # without --hold: other recipes
+    assert stale.exit_code == 1
+    assert f"pinmgr: stale: {out / 'pinmgr/recipes/web.rb'}" in stale.output
+    assert f"run: pinmgr emit chef-recipe --out {out}\n" in stale.output
+
+    # Role db removed from the lockfile: its generated recipe is reported as orphaned.
+    text = SAMPLE.read_text(encoding="utf-8")
+    lockfile.write_text(text[: text.index('[roles.db."debian-12".deb]')], encoding="utf-8")
+    orphan = runner.invoke(app, [*base, "--hold", "--check"])
+    assert orphan.exit_code == 1
+    assert f"orphaned (its role is no longer in the lockfile): {out / 'pinmgr/recipes/db.rb'}" in (
+        orphan.output
+    )
+
+    # The real entry point: an error is one line and exit 2, and nothing is written.
+    bad = subprocess.run(
+        [sys.executable, "-m", "pinmgr", *base, "--cookbook-version", "1.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr == (
+        "pinmgr: error: cookbook version '1.0' is not MAJOR.MINOR.PATCH (like 1.0.0)\n"
+    )
+    assert (out / "pinmgr/recipes/web.rb").read_text(encoding="utf-8") == recipe  # untouched
