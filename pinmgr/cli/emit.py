@@ -38,8 +38,8 @@ from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
 
 emit_app = typer.Typer(
     help=(
-        "Generate Ansible vars, a reconcile playbook, apt preferences or a dnf versionlock "
-        "list from the lockfile."
+        "Generate Ansible vars, a reconcile playbook, apt preferences, a dnf versionlock "
+        "list or a Chef cookbook from the lockfile."
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -241,5 +241,60 @@ def dnf_versionlock(
     if out is None:
         for _rel, text in sorted(files.items()):
             sys.stdout.write(text)
+        return
+    _write_all(files, out)
+
+
+@emit_app.command("chef-recipe")
+def chef_recipe(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Directory receiving pinmgr/.")
+    ],
+    hold: Annotated[
+        bool,
+        typer.Option(
+            "--hold",
+            help="Also hold the pins: apt_preference (Pin-Priority 1001) for deb, the dnf "
+            "versionlock list for rpm.",
+        ),
+    ] = False,
+    cookbook_version: Annotated[
+        str, typer.Option("--cookbook-version", metavar="X.Y.Z", help="metadata.rb version.")
+    ] = "1.0.0",
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 if the files in DIR are stale or missing."
+        ),
+    ] = False,
+) -> None:
+    """Write a Chef Infra cookbook DIR/pinmgr: one recipe per role (see docs/cm-tools.md).
+
+    Add recipe[pinmgr::ROLE] to a node's run list; the recipe installs the exact pins of the
+    node's OS release (package 'nginx' do version '1.22.1-9' end). Re-emitting an unchanged
+    lockfile changes no byte.
+    """
+    from pinmgr import api
+    from pinmgr.emitters import chef_recipe as emitter
+
+    lock = api.read_lockfile(lockfile)
+    digest = hashlib.sha256(Path(lockfile).read_bytes()).hexdigest()
+    files = emitter.emit_cookbook(lock, digest, hold=hold, version=cookbook_version)
+    if check_only:
+        stale = emitter.check(files, out)
+        for rel in stale:
+            if rel not in files:
+                what = "orphaned (its role is no longer in the lockfile)"
+            elif not (out / rel).is_file():
+                what = "missing"
+            else:
+                what = "stale"
+            sys.stderr.write(f"pinmgr: {what}: {out / rel}\n")
+        if stale:
+            again = " --hold" if hold else ""
+            sys.stderr.write(f"run: pinmgr emit chef-recipe --out {out}{again}\n")
+            raise typer.Exit(EXIT_DRIFT)
+        sys.stdout.write(f"{out}: up to date\n")
         return
     _write_all(files, out)

@@ -1,11 +1,17 @@
-"""docs/ansible.md shows the tested role and real emitter output, verbatim: they cannot drift."""
+"""docs/ansible.md and docs/cm-tools.md show tested files and real emitter output, verbatim."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
 
+from pinmgr.emitters.ansible_vars import emit_vars
+from pinmgr.emitters.chef_recipe import emit_cookbook
+from pinmgr.lockfile.load import loads
+from pinmgr.model import Lockfile
 from tests.unit.emitters._support import DATA
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "ansible.md"
@@ -35,4 +41,48 @@ def test_doc_embeds_the_start_of_the_golden_fix_playbook() -> None:
 def test_doc_names_every_emit_command() -> None:
     doc = DOC.read_text(encoding="utf-8")
     for command in ("ansible-vars", "ansible-playbook", "apt-preferences"):
+        assert f"pinmgr emit {command}" in doc
+
+
+# docs/cm-tools.md: one lockfile (cm-sample.toml) in every CM tool, side by side. Its Ansible and
+# Chef blocks must be what the emitters write for that file today, byte for byte.
+CM_DOC = DOC.with_name("cm-tools.md")
+CM_SAMPLE = "tests/data/emitters/cm-sample.toml"
+
+
+def _cm_sample() -> tuple[Lockfile, str, str]:
+    raw = (DATA / "cm-sample.toml").read_bytes()
+    return loads(raw.decode(), CM_SAMPLE), hashlib.sha256(raw).hexdigest(), raw.decode()
+
+
+def _blocks(lang: str) -> list[str]:
+    """The bodies of the doc's ```lang fenced blocks."""
+    return re.findall(rf"^```{lang}\n(.*?)^```$", CM_DOC.read_text(encoding="utf-8"), re.M | re.S)
+
+
+def test_cm_doc_shows_the_sample_lockfile_verbatim() -> None:
+    _lock, _digest, text = _cm_sample()
+    assert text in _blocks("toml")
+
+
+def test_cm_doc_ansible_block_is_the_emitted_group_vars() -> None:
+    lock, digest, _text = _cm_sample()
+    # ``in``, not ``==``: the Salt and Puppet sections pasted later may add blocks of their own.
+    assert emit_vars(lock, digest)["group_vars/web.yml"] in _blocks("yaml")
+
+
+def test_cm_doc_chef_blocks_are_the_emitted_cookbook() -> None:
+    lock, digest, _text = _cm_sample()
+    files = emit_cookbook(lock, digest, hold=True)
+    blocks = _blocks("ruby")
+    for rel in ("recipes/web.rb", "metadata.rb", "libraries/pinmgr.rb"):
+        assert files[f"pinmgr/{rel}"] in blocks, f"update docs/cm-tools.md: {rel}"
+
+
+def test_cm_doc_has_the_placeholders_and_says_chef_was_not_run() -> None:
+    doc = CM_DOC.read_text(encoding="utf-8")
+    for mark in ("<!-- salt -->", "<!-- puppet -->"):
+        assert doc.count(mark) == 1, mark
+    assert "**Chef was not run here.**" in doc
+    for command in ("ansible-vars", "ansible-playbook", "chef-recipe"):
         assert f"pinmgr emit {command}" in doc
