@@ -46,6 +46,7 @@ from pinmgr.model import (
     HostFailure,
     HostSnapshot,
     HostWarning,
+    InstalledPackage,
     Inventory,
     Lockfile,
     SavedResult,
@@ -617,6 +618,7 @@ def load_saved(
     fact_paths: list[Path] = []
     osquery_paths: list[Path] = []
     parsed: dict[Path, object] = {}
+    interned: dict[tuple[object, ...], InstalledPackage] = {}  # one value per package, all files
     for path in _expand(paths):
         if path.is_dir():
             # A directory of snapshot shards, Ansible fact files or osquery results: its first
@@ -636,14 +638,14 @@ def load_saved(
                 document = first if file == files[0] else snapshot_mod.load_document(file)
                 if not snapshot_mod.is_snapshot(document):
                     raise UsageError(f"{file}: not a pinmgr snapshot, in a directory of them")
-                results.extend(snapshot_mod.from_document(document, str(file)).results)
+                results.extend(snapshot_mod.from_document(document, str(file), interned).results)
             continue
         if osquery.is_results_log(path):
             osquery_paths.append(path)
             continue
         document = snapshot_mod.load_document(path)
         if snapshot_mod.is_snapshot(document):
-            results.extend(snapshot_mod.from_document(document, str(path)).results)
+            results.extend(snapshot_mod.from_document(document, str(path), interned).results)
         elif osquery.looks_like_rows(document):
             osquery_paths.append(path)
             parsed[path] = document

@@ -218,6 +218,13 @@ def is_snapshot(document: object) -> bool:
 
 
 _INSTALLED = PackageState.INSTALLED.value
+
+
+def astuple_of(pkg: InstalledPackage) -> tuple[object, ...]:
+    """The key ``_Doc.packages`` files a package under (format 1's entry key, state as text)."""
+    return (pkg.ecosystem, pkg.name, pkg.version, pkg.arch, pkg.state.value, pkg.origin)
+
+
 _ORDER = operator.attrgetter("ecosystem", "name", "version", "arch", "state", "origin")
 """``InstalledPackage``'s own order (its fields in turn), compared in C rather than __lt__."""
 
@@ -230,10 +237,14 @@ class _Doc:
     ``entries`` the same by the entry object's id (the document lives while it is read).
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(
+        self, source: str, packages: dict[tuple[object, ...], InstalledPackage] | None = None
+    ) -> None:
         self.source = source
         self.where = ""
-        self.packages: dict[tuple[object, ...], InstalledPackage] = {}
+        self.packages: dict[tuple[object, ...], InstalledPackage] = (
+            {} if packages is None else packages
+        )
         self.entries: dict[tuple[Ecosystem, int], InstalledPackage] = {}
         self.table_sorted = True
 
@@ -288,9 +299,17 @@ def _type(value: object) -> str:
     return names.get(type(value), "a number")
 
 
-def from_document(document: object, source: str) -> Snapshot:
-    """Validate a parsed snapshot document and turn it into model values."""
-    doc = _Doc(source)
+def from_document(
+    document: object,
+    source: str,
+    packages: dict[tuple[object, ...], InstalledPackage] | None = None,
+) -> Snapshot:
+    """Validate a parsed snapshot document and turn it into model values.
+
+    ``packages``: validated packages by their fields, shared between the files of one run, so
+    equal packages of different shards are one value (``check`` compares them by identity).
+    """
+    doc = _Doc(source, packages)
     top = doc.obj(document, "top level")
     if top.get("format") != FORMAT:
         raise doc.fail(f'not a pinmgr snapshot (no "format": "{FORMAT}")')
@@ -343,7 +362,8 @@ def _package_table(doc: _Doc, value: object) -> list[InstalledPackage]:
         except ValueError:
             raise doc.fail(f"{where}: unknown ecosystem {eco_name!r}") from None
         entry = dict(zip(("name", "version", "arch", "state", "origin"), fields[1:], strict=True))
-        table.append(_installed(doc, eco, entry, j, where))
+        pkg = _installed(doc, eco, entry, j, where)
+        table.append(doc.packages.setdefault(astuple_of(pkg), pkg))
     keys = list(map(_ORDER, table))
     doc.table_sorted = keys == sorted(keys)  # pinmgr writes it sorted; a hand-made file may not be
     return table

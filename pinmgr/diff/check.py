@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, is_not
 from typing import cast
 
 from packaging.utils import canonicalize_name
@@ -34,9 +35,15 @@ from pinmgr.versions.policy import evaluate
 
 CollectResult = HostSnapshot | HostFailure
 _NAME = attrgetter("name")
+_ECOSYSTEM = attrgetter("ecosystem")
+_DEB, _RPM, _PIP = Ecosystem.DEB, Ecosystem.RPM, Ecosystem.PIP
+"""Module constants: ``Ecosystem.DEB`` is a descriptor call per use, millions in a fleet."""
 _QUALIFIED = re.compile(r"^[^\n:]*:[^\n]*$", re.MULTILINE)
 """A name with an architecture (``libssl3:i386``), one per line of the joined names."""
 _UNKNOWN = object()
+_REBASE_AT = 16
+"""A host differing from its plan's reference in more plain deb pins than this (and 1/8 of
+them) becomes the reference: the first host seen may be an odd one."""
 
 
 class OkCount:
@@ -96,23 +103,21 @@ class _Verdicts:
         # per host and pin. The pin is kept beside its table so its id stays its own.
         self._by_pin: dict[int, tuple[Pin, dict[str, Direction | str | None]]] = {}
         # Per pins tuple (the lockfile memoizes one per role and release), kept beside it.
-        self._plans: dict[
-            int, tuple[tuple[Pin, ...], list[tuple[Pin, bool, dict[str, object]]]]
-        ] = {}
+        self._plans: dict[int, tuple[tuple[Pin, ...], _Plan]] = {}
 
-    def plan(self, pins: tuple[Pin, ...]) -> list[tuple[Pin, bool, dict[str, object]]]:
-        """Per pin of one (role, release): the pin, whether it is a plain deb name (the fast
-        path applies), and its verdicts by installed version (filled as they are computed)."""
+    def plan(self, pins: tuple[Pin, ...]) -> _Plan:
+        """The ``_Plan`` of one (role, release)'s pins, made once per run."""
         kept = self._plans.get(id(pins))
         if kept is not None:
             return kept[1]
-        plan = []
+        entries = []
         for pin in pins:
             mine = self._by_pin.get(id(pin))
             if mine is None:
                 mine = self._by_pin[id(pin)] = (pin, {})
             simple = pin.ecosystem is Ecosystem.DEB and ":" not in pin.package
-            plan.append((pin, simple, cast("dict[str, object]", mine[1])))
+            entries.append((pin, simple, cast("dict[str, object]", mine[1])))
+        plan = _Plan(entries)
         self._plans[id(pins)] = (pins, plan)
         return plan
 
@@ -136,6 +141,64 @@ class _Verdicts:
             self._seen[key] = verdict
         mine[1][installed] = verdict
         return verdict
+
+
+_Entry = tuple[Pin, bool, dict[str, object]]
+"""A pin, whether it is a plain deb name, and its verdicts by installed version."""
+
+
+class _Plan:
+    """One (role, release)'s pins, and what a reference host of it had for the plain deb ones.
+
+    Hosts of one role and release run mostly the same packages, and with a snapshot those are
+    the same values (``snapshot`` shares them between hosts and files). So a host's plain deb
+    pins are compared with the reference's by identity, in C; only the few that differ, those
+    the reference did not satisfy, and those with an architecture twin on this host are judged
+    one by one. The rest are ``ok`` exactly as the reference's were: counted, not built.
+    """
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self.entries = entries
+        self._simple = [e for e in entries if e[1]]
+        self._rest = [e for e in entries if not e[1]]
+        self._names = tuple(e[0].package for e in self._simple)
+        self._position = {name: i for i, name in enumerate(self._names)}
+        self._ref: tuple[InstalledPackage | None, ...] | None = None
+        self._ref_ok: list[bool] = []
+        self._ref_ok_total = 0
+        self._ref_bad: list[int] = []
+
+    def _rebase(self, sig: tuple[InstalledPackage | None, ...], verdicts: _Verdicts) -> None:
+        self._ref = sig
+        self._ref_ok = [
+            found is not None
+            and found.ecosystem is _DEB
+            and found.state is not PackageState.HALF_INSTALLED
+            and verdicts.of(entry[0], found.version) is None
+            for entry, found in zip(self._simple, sig, strict=True)
+        ]
+        self._ref_ok_total = sum(self._ref_ok)
+        self._ref_bad = [i for i, ok in enumerate(self._ref_ok) if not ok]
+
+    def todo(self, index: _Index, verdicts: _Verdicts, ok_count: OkCount) -> list[_Entry]:
+        """The entries this host needs judged one by one; the others are counted ok."""
+        only = index.only
+        assert only is not None
+        sig = tuple(map(only.get, self._names))
+        if self._ref is None:
+            self._rebase(sig, verdicts)
+        ref = self._ref
+        assert ref is not None
+        check = set(compress(range(len(sig)), map(is_not, sig, ref)))
+        if (
+            len(check) > _REBASE_AT and len(check) > len(sig) // 8
+        ):  # an odd reference: take this host
+            self._rebase(sig, verdicts)
+            check = set()
+        check.update(self._ref_bad)
+        ref_ok = self._ref_ok
+        ok_count.n += self._ref_ok_total - sum(ref_ok[i] for i in check)
+        return [self._simple[i] for i in sorted(check)] + self._rest
 
 
 def _failure(failure: HostFailure) -> Finding:
@@ -188,17 +251,18 @@ def _check_role(
     unchecked = unchecked_ecosystems(snap, pins)
     if unchecked:
         findings.extend(_not_checked(snap, role, release, pins, unchecked))
+    plan = verdicts.plan(pins)
+    todo = plan.entries
     fast = ok_count is not None and not unpinned and not unchecked and index.only is not None
-    for pin, simple, known in verdicts.plan(pins):
+    if fast:
+        todo = plan.todo(index, verdicts, ok_count)  # type: ignore[arg-type]
+    for pin, simple, known in todo:
         if fast and simple:
             # Most of a fleet's findings: a plain deb pin, its one copy installed, ok. Decided
             # here with two dict lookups; anything else takes the general path below.
             found = index.only.get(pin.package)  # type: ignore[union-attr]
-            if (
-                found is not None
-                and found.ecosystem is Ecosystem.DEB
-                and pin.package not in index.twins
-            ):
+            # Its own copy installed: ``lookup`` gives it whatever twins (":i386") it has.
+            if found is not None and found.ecosystem is _DEB:
                 verdict = known.get(found.version, _UNKNOWN)
                 if verdict is _UNKNOWN:
                     verdict = verdicts.of(pin, found.version)
@@ -212,7 +276,7 @@ def _check_role(
         matches = index.lookup(pin)
         if unpinned:
             pinned.add((pin.ecosystem, index.base_name(pin.ecosystem, pin.package)))
-        if pin.ecosystem is Ecosystem.RPM:
+        if pin.ecosystem is _RPM:
             judged = _compare_copies(snap, role, release, pin, matches, verdicts)
             if ok_count is not None:
                 kept = [f for f in judged if f.kind is not FindingKind.OK]
@@ -231,7 +295,7 @@ def _check_role(
         for pkg in snap.packages:
             if (pkg.ecosystem, index.base_name(pkg.ecosystem, pkg.name)) in pinned:
                 continue
-            if pkg.ecosystem is Ecosystem.PIP and not host.pip:
+            if pkg.ecosystem is _PIP and not host.pip:
                 continue
             findings.append(
                 Finding(
@@ -264,10 +328,10 @@ def unchecked_ecosystems(snap: HostSnapshot, pins: Sequence[Pin]) -> frozenset[E
     pinned = {pin.ecosystem for pin in pins}
     if not pinned:
         return frozenset()
-    present = {pkg.ecosystem for pkg in snap.packages}
+    present = set(map(_ECOSYSTEM, snap.packages))  # in C
     out: set[Ecosystem] = set()
     for eco in pinned:
-        if eco is Ecosystem.PIP:
+        if eco is _PIP:
             if not snap.host.pip:
                 out.add(eco)
         elif eco not in present:
@@ -409,20 +473,29 @@ class _Index:
 
     def __init__(self, packages: Sequence[InstalledPackage]) -> None:
         self._packages = packages
-        names = list(map(_NAME, packages))
-        first = dict(zip(reversed(names), reversed(packages), strict=True))  # C; first copy wins
+        first = dict(zip(map(_NAME, packages), packages, strict=True))  # in C
         # Names seen once each: a name's package is then its only copy, in any ecosystem.
         self.only = first if len(first) == len(packages) else None
-        self.twins: dict[str, list[str]] = {}
-        joined = "\n".join(names)
-        if joined.count("\n") == len(names) - 1:  # no name holds a line break (hostile data)
-            qualified = _QUALIFIED.findall(joined)  # in C, in the packages' order
-        else:
-            qualified = [n for n in names if ":" in n]
-        for name in qualified:
-            self.twins.setdefault(name.split(":", 1)[0], []).append(name)
+        self._twins: dict[str, list[str]] | None = None
         self._grouped: dict[tuple[Ecosystem, str], list[InstalledPackage]] | None = None
         self._native: str | None = None
+
+    @property
+    def twins(self) -> dict[str, list[str]]:
+        """Architecture-qualified names by base name, in the packages' order (built when a
+        pin takes the general path: a plain name's own copy needs none)."""
+        if self._twins is None:
+            names = list(map(_NAME, self._packages))
+            joined = "\n".join(names)
+            if joined.count("\n") == len(names) - 1:  # no name holds a line break (hostile)
+                qualified = _QUALIFIED.findall(joined)  # in C, in the packages' order
+            else:
+                qualified = [n for n in names if ":" in n]
+            twins: dict[str, list[str]] = {}
+            for name in qualified:
+                twins.setdefault(name.split(":", 1)[0], []).append(name)
+            self._twins = twins
+        return self._twins
 
     def _by(self) -> dict[tuple[Ecosystem, str], list[InstalledPackage]]:
         if self._grouped is None:
@@ -436,12 +509,12 @@ class _Index:
     def candidates(self, ecosystem: Ecosystem, base: str) -> list[InstalledPackage]:
         """Every installed package of ``base`` in ``ecosystem``, in the packages' order."""
         only = self.only
-        if only is None or ecosystem is not Ecosystem.DEB:
+        if only is None or ecosystem is not _DEB:
             return self._by().get((ecosystem, base), [])
         found = only.get(base)
-        out = [found] if found is not None and found.ecosystem is Ecosystem.DEB else []
+        out = [found] if found is not None and found.ecosystem is _DEB else []
         for twin in self.twins.get(base, ()):
-            if only[twin].ecosystem is Ecosystem.DEB:
+            if only[twin].ecosystem is _DEB:
                 out.append(only[twin])
         return out
 
@@ -449,22 +522,22 @@ class _Index:
     def native(self) -> str:
         """dpkg's own architecture is the host's native one: a pin without ":arch" means it."""
         if self._native is None:
-            dpkg = self.candidates(Ecosystem.DEB, "dpkg")
+            dpkg = self.candidates(_DEB, "dpkg")
             self._native = dpkg[0].arch if dpkg else ""
         return self._native
 
     @staticmethod
     def base_name(ecosystem: Ecosystem, name: str) -> str:
-        if ecosystem is Ecosystem.PIP:
+        if ecosystem is _PIP:
             return canonicalize_name(name)
-        if ecosystem is Ecosystem.RPM:
+        if ecosystem is _RPM:
             return split_arch(name)[0]
         return name.split(":", 1)[0]
 
     def lookup(self, pin: Pin) -> list[InstalledPackage]:
         name = pin.package
         candidates = self.candidates(pin.ecosystem, self.base_name(pin.ecosystem, name))
-        if pin.ecosystem is Ecosystem.DEB:
+        if pin.ecosystem is _DEB:
             if len(candidates) == 1 and ":" not in name and ":" not in candidates[0].name:
                 return candidates  # the common case, as the rule below decides it
             if ":" in name:
@@ -472,7 +545,7 @@ class _Index:
                 return [p for p in candidates if p.name == name or p.arch == arch][:1]
             native = [p for p in candidates if ":" not in p.name or p.arch in (self.native, "all")]
             return native[:1] or candidates[:1]
-        if pin.ecosystem is Ecosystem.RPM:  # every copy counts: judged by _compare_copies
+        if pin.ecosystem is _RPM:  # every copy counts: judged by _compare_copies
             rpm_arch = split_arch(pin.package)[1]
             if rpm_arch is None:
                 return list(candidates)

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 
+from pinmgr.diff import check as check_mod
 from pinmgr.diff.check import OkCount, _Index, check
 from pinmgr.model import (
     Ecosystem,
@@ -107,6 +108,7 @@ def test_ok_counted_instead_of_built_leaves_the_other_findings() -> None:
     assert {f.kind for f in counted} == {FindingKind.DRIFT, FindingKind.MISSING}
 
 
+OK = FindingKind.OK
 PIP_SPEC = {"1.0-1": "1.0", "2.0-*": "2.*", ">=1.0-1, <2": ">=1.0, <2"}
 PIN_NAMES = ("dpkg", "libc6", "libc6:i386", "zlib1g", "absent", "flask", "bash")
 
@@ -120,8 +122,10 @@ PIN_NAMES = ("dpkg", "libc6", "libc6:i386", "zlib1g", "absent", "flask", "bash")
             st.sampled_from((PackageState.INSTALLED, PackageState.HALF_INSTALLED)),
         ),
         min_size=1,
-        max_size=4,
+        max_size=6,
     ),
+    shared=st.booleans(),
+    rebase_at=st.sampled_from((0, 16)),
     pins=st.lists(
         st.tuples(
             st.sampled_from((DEB, DEB, RPM, PIP)),
@@ -135,10 +139,14 @@ PIN_NAMES = ("dpkg", "libc6", "libc6:i386", "zlib1g", "absent", "flask", "bash")
 def test_counting_ok_answers_as_building_every_finding(
     hosts: list[tuple[tuple[InstalledPackage, ...], str, PackageState]],
     pins: list[tuple[Ecosystem, str, str]],
+    shared: bool,
+    rebase_at: int,
 ) -> None:
-    """The counted path (plain deb pins decided in two lookups) against the full one, on
-    hosts with architecture twins, duplicates, half-installed packages and several
-    ecosystems: the same non-ok findings, and as many ok ones counted as built."""
+    """The counted path (plain deb pins compared with a reference host by identity, then
+    decided in two lookups) against the full one, on hosts with architecture twins,
+    duplicates, half-installed packages and several ecosystems, their packages shared
+    between hosts as a snapshot shares them or not: the same non-ok findings, and as many
+    ok ones counted as built."""
     lock = Lockfile(
         "pinmgr.toml",
         1,
@@ -151,14 +159,23 @@ def test_counting_ok_answers_as_building_every_finding(
         releases=(("app", "debian-12"),),
     )
     snaps = []
+    pool: dict[InstalledPackage, InstalledPackage] = {}
     for i, (packages, pip, state) in enumerate(hosts):
         if packages and state is PackageState.HALF_INSTALLED:
             first = packages[0]
             packages = (replace(first, state=state), *packages[1:])
         host = Host(f"h{i}", "prod", ("app",), pip=(f"/venv{pip}",) if pip else ())
+        if shared:
+            packages = tuple(pool.setdefault(p, p) for p in packages)
         snaps.append(HostSnapshot(host, OsRelease("debian", "12"), packages))
     every = check(lock, snaps)
     count = OkCount()
-    counted = check(lock, snaps, ok_count=count)
-    assert counted == [f for f in every if f.kind is not FindingKind.OK]
-    assert count.n == sum(f.kind is FindingKind.OK for f in every)
+    saved = check_mod._REBASE_AT
+    check_mod._REBASE_AT = rebase_at
+    try:
+        counted = check(lock, snaps, ok_count=count)
+    finally:
+        check_mod._REBASE_AT = saved
+    # Order is the report's to set (diff.report sorts once): compared as multisets.
+    assert sorted(map(repr, counted)) == sorted(repr(f) for f in every if f.kind is not OK)
+    assert count.n == sum(f.kind is OK for f in every)
