@@ -8,7 +8,7 @@ values: the api layer builds a ``RunRecord`` and reads answers back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,6 +56,47 @@ class RunRecord:
     recorded_at: dt.datetime  # timezone-aware
     results: Sequence[HostSnapshot | HostFailure]
     report: CheckReport | None = None
+
+
+class FindingTimes(Mapping[Finding, dt.datetime]):
+    """First-seen times of one report's own findings, looked up by identity.
+
+    A 10,000-host report has ~300,000 non-ok findings; hashing each ``Finding`` (a dataclass
+    of fourteen fields, enums among them) to file and find it cost seconds. The report's
+    findings are the very objects recorded, so their identity is the key; each is kept here,
+    so its id cannot be reused. A finding equal to a recorded one but not the same object is
+    not in the map.
+    """
+
+    __slots__ = ("_by_id",)
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Finding, dt.datetime]] = {}
+
+    def add(self, finding: Finding, when: dt.datetime) -> None:
+        self._by_id[id(finding)] = (finding, when)
+
+    def get(self, finding: Finding, default: object = None) -> dt.datetime | None:  # type: ignore[override]
+        entry = self._by_id.get(id(finding))
+        if entry is None or entry[0] is not finding:
+            return default  # type: ignore[return-value]
+        return entry[1]
+
+    def __getitem__(self, finding: Finding) -> dt.datetime:
+        when = self.get(finding)
+        if when is None:
+            raise KeyError(finding)
+        return when
+
+    def __contains__(self, finding: object) -> bool:
+        entry = self._by_id.get(id(finding))
+        return entry is not None and entry[0] is finding
+
+    def __iter__(self) -> Iterator[Finding]:
+        return (f for f, _ in self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
 
 
 @dataclass(frozen=True)

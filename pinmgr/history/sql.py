@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from pinmgr.history import codec
 from pinmgr.history.interface import (
+    FindingTimes,
     HistoryError,
     Recorded,
     RunInfo,
@@ -180,7 +181,7 @@ class SqlStore:
             ),
         ).fetchone()
         self._record_hosts(cur, int(run_id), run.results)
-        known: dict[Finding, dt.datetime] = {}
+        known: Mapping[Finding, dt.datetime] = FindingTimes()
         if run.report is not None:
             known = self._record_findings(cur, int(run_id), previous, run, at)
         return Recorded(int(run_id), known, previous)
@@ -258,9 +259,10 @@ class SqlStore:
 
     def _record_findings(
         self, cur: Any, run_id: int, previous: int | None, run: RunRecord, at: str
-    ) -> dict[Finding, dt.datetime]:
+    ) -> FindingTimes:
         assert run.report is not None
         first_seen: dict[FindingKey, str] = {}
+        read = _Memo(from_db).__getitem__
         if previous is not None:
             for row in self._q(
                 cur,
@@ -270,13 +272,14 @@ class SqlStore:
             ):
                 kind, env, host, role, eco, package, expected, actual, seen = row
                 key = (kind, env, host, role, eco, package, expected, actual)
-                first_seen[_decoded(key)] = seen
-        known: dict[Finding, dt.datetime] = {}
+                first_seen[tuple(map(read, key))] = seen  # type: ignore[index]
+        known = FindingTimes()
         rows: list[Row] = []
         counts: Counter[tuple[str, str]] = Counter()
         times: dict[str, dt.datetime] = {}
         ok = FindingKind.OK
         ok_by_env: Counter[str] = Counter()
+        stored = _Memo(to_db).__getitem__  # a fleet's findings repeat their strings
         for f in run.report.findings:
             if f.kind is ok:  # most of a fleet's findings: counted by env alone, fast
                 ok_by_env[f.env] += 1
@@ -287,15 +290,15 @@ class SqlStore:
             if seen is not None:
                 if seen not in times:
                     times[seen] = codec.parse_time(seen)
-                known[f] = times[seen]
+                known.add(f, times[seen])
             rows.append(
                 (
                     run_id,
-                    *(to_db(v) for v in key),
+                    *map(stored, key),
                     f.direction.value if f.direction else "",
-                    to_db(f.reason),
-                    to_db(f.os_release),
-                    to_db(f.waiver_reason),
+                    stored(f.reason),
+                    stored(f.os_release),
+                    stored(f.waiver_reason),
                     seen or at,
                 )
             )
@@ -497,9 +500,16 @@ class SqlStore:
         return int(n)
 
 
-def _decoded(key: FindingKey) -> FindingKey:
-    k, env, host, role, eco, package, expected, actual = (from_db(v) for v in key)
-    return (k, env, host, role, eco, package, expected, actual)
+class _Memo(dict[str, str]):
+    """``to_db``/``from_db`` of each distinct string once (a call for a new one only)."""
+
+    def __init__(self, convert: Callable[[str], str]) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, text: str) -> str:
+        out = self[text] = self._convert(text)
+        return out
 
 
 def _split(text: str) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ references, JSON ``\\u`` escapes, Markdown backslashes), so a parser gets the ex
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import re
@@ -97,7 +98,13 @@ def known_since(report: CheckReport, f: Finding) -> str | None:
     if report.known_since is None or f.kind is FindingKind.OK:
         return None
     when = report.known_since.get(f)
-    return "new" if when is None else when.astimezone(dt.timezone.utc).strftime(_ISO)
+    return "new" if when is None else _iso(when)
+
+
+@functools.lru_cache(maxsize=1024)
+def _iso(when: dt.datetime) -> str:
+    """A run's findings share a few first-seen times: each formatted once."""
+    return when.astimezone(dt.timezone.utc).strftime(_ISO)
 
 
 def history_mark(report: CheckReport, f: Finding) -> str:
