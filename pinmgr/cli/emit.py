@@ -172,6 +172,22 @@ def ansible_playbook(
         raise typer.Exit(EXIT_HOSTS)
 
 
+def _report_stale(stale: list[str], files: dict[str, str], out: Path, command: str) -> None:
+    """--check: one stderr line per stale/missing/orphaned file; exit 1 if there is any."""
+    for rel in stale:
+        if rel not in files:
+            what = "orphaned (no longer in the lockfile)"
+        elif not (out / rel).is_file():
+            what = "missing"
+        else:
+            what = "stale"
+        sys.stderr.write(f"pinmgr: {what}: {out / rel}\n")
+    if stale:
+        sys.stderr.write(f"run: pinmgr emit {command} --out {out}\n")
+        raise typer.Exit(EXIT_DRIFT)
+    sys.stdout.write(f"{out}: up to date\n")
+
+
 @emit_app.command("salt-state")
 def salt_state(
     out: Annotated[
@@ -198,6 +214,13 @@ def salt_state(
             "--drift-only; without it pip pins are listed as not enforced).",
         ),
     ] = None,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Write nothing; exit 1 if the states in DIR are stale, missing or orphaned.",
+        ),
+    ] = False,
     lockfile: LockfileOpt = DEFAULT_LOCKFILE,
     inventory: InventoryOpt = DEFAULT_INVENTORY,
     env: EnvOpt = None,
@@ -229,8 +252,14 @@ def salt_state(
 
     if not drift_only:
         lock = api.read_lockfile(lockfile)
-        _write_all(emitter.emit_states(lock, hold=hold, pip_bin_env=pip_bin_env), out)
+        files = emitter.emit_states(lock, hold=hold, pip_bin_env=pip_bin_env)
+        if check_only:
+            _report_stale(emitter.check(files, out), files, out, "salt-state")
+            return
+        _write_all(files, out)
         return
+    if check_only:
+        raise UsageError("--check compares the lockfile's states: it does not go with --drift-only")
     if pip_bin_env is not None:
         raise UsageError(
             "--pip-bin-env is for the lockfile's states: --drift-only takes each "
