@@ -401,3 +401,21 @@ def test_cli_drift_only_refuses_lockfile_options(
     assert done.returncode == 2
     assert done.stderr.startswith(f"pinmgr: error: {message}")
     assert not any(tmp_path.iterdir())
+
+
+def test_doc_embeds_the_golden_states() -> None:
+    """The Salt section (docs/cm-tools-salt.part.md until merged into docs/cm-tools.md)."""
+    docs = DATA.parents[2] / "docs"
+    part = docs / "cm-tools-salt.part.md"
+    doc = (part if part.exists() else docs / "cm-tools.md").read_text(encoding="utf-8")
+    for rel in (
+        "states/top.sls",
+        "states/pinmgr/web/init.sls",
+        "states/pinmgr/web/debian-12.sls",
+        "states/pinmgr/web/rocky-9.sls",
+        "fix/pinmgr_fix/web-3.sls",
+    ):
+        text = (DATA / "salt" / rel).read_text(encoding="utf-8")
+        assert f"```yaml\n{text}```" in doc, f"update the Salt docs: {rel}"
+    for option in ("--drift-only", "--hold", "--pip-bin-env", "--check", "pinmgr_role"):
+        assert option in doc
