@@ -419,3 +419,30 @@ def test_doc_embeds_the_golden_states() -> None:
         assert f"```yaml\n{text}```" in doc, f"update the Salt docs: {rel}"
     for option in ("--drift-only", "--hold", "--pip-bin-env", "--check", "pinmgr_role"):
         assert option in doc
+
+
+@pytest.mark.parametrize(
+    ("osrelease", "expected"),
+    [("9.3", "pinmgr app rocky-9.3 rpm"), ("9.4", "pinmgr app rocky-9 rpm")],
+)
+def test_init_prefers_the_longest_declared_release(
+    salt_call: str, tmp_path: Path, osrelease: str, expected: str
+) -> None:
+    pins = (
+        pin("nginx", "1:1.20.1-14.el9", rel="rocky-9", eco=RPM),
+        pin("nginx", "1:1.20.1-15.el9", rel="rocky-9.3", eco=RPM),
+    )
+    lock = Lockfile(path="p.toml", schema=1, roles=("app",), pins=pins, releases=())
+    files = emit_states(lock)
+    assert "pinmgr/app/rocky-9_3.sls" in files
+    shown = _render(
+        salt_call, tmp_path, files, "state.show_sls", "pinmgr.app", os="Rocky", osrelease=osrelease
+    )
+    assert list(shown) == [expected]
+
+
+def test_drift_form_deterministic_whatever_the_finding_order() -> None:
+    first = emit_drift_states(report(), LOCK, hold=True)
+    shuffled = list(report().findings)
+    random.Random(7).shuffle(shuffled)
+    assert emit_drift_states(report(tuple(shuffled)), LOCK, hold=True) == first
