@@ -74,10 +74,12 @@ def run_salt(
     file_root: Path,
     *args: str,
     ok_codes: Sequence[int] = (0,),
+    env: dict[str, str] | None = None,
 ) -> Any:
-    """Run salt-call on this machine (rendering only); the ``local`` part of its JSON."""
+    """Run salt-call on this machine; the ``local`` part of its JSON."""
     done = subprocess.run(
         salt_argv(salt_call, config_dir, file_root, args),
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,7 +7,9 @@ is the oracle for rendering: #!yaml files, the Jinja init.sls files, top.sls and
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -446,3 +448,53 @@ def test_drift_form_deterministic_whatever_the_finding_order() -> None:
     shuffled = list(report().findings)
     random.Random(7).shuffle(shuffled)
     assert emit_drift_states(report(tuple(shuffled)), LOCK, hold=True) == first
+
+
+def test_drift_form_downgrades_pip_in_a_virtualenv_and_by_interpreter(
+    salt_call: str, tmp_path: Path
+) -> None:
+    """Salt's pip.installed for real, on this machine, into two throwaway virtualenvs only."""
+    from tests.unit.emitters.test_emit_ansible_tools import _installed, _venv, _wheel
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for version in ("1.0", "2.0"):
+        _wheel(wheels, "pinmgr_demo", version)
+    pip_env = {
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheels),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    by_dir, by_python = tmp_path / "venv-a", tmp_path / "venv-b"
+    _venv(by_python)
+    subprocess.run(
+        [str(by_python / "bin" / "python"), "-m", "pip", "install", "-q", "pinmgr_demo==2.0"],
+        env={**os.environ, **pip_env},
+        check=True,
+        capture_output=True,
+    )
+    # A copy is a second virtualenv for `<dir>/bin/python -m pip` (what Salt runs for a
+    # directory), and saves creating one (~9 s with ensurepip on a busy machine).
+    shutil.copytree(by_python, by_dir, symlinks=True)
+    lock = Lockfile("p.toml", 1, ("app",), (pin("pinmgr-demo", "==1.0", eco=PIP),))
+    drift = tuple(
+        finding("box", "pinmgr-demo", "==1.0", eco=PIP, actual="2.0", reason=origin)
+        for origin in (str(by_dir), str(by_python / "bin" / "python"))
+    )
+    files = emit_drift_states(report(drift), lock, hold=False)
+    roots = tmp_path / "roots"
+    write_tree(roots, files)
+    config = write_config(tmp_path / "cfg", minion_id="box", grains={})
+
+    def apply(*extra: str) -> dict[str, Any]:
+        return run_salt(salt_call, config, roots, "state.apply", "pinmgr_fix", *extra, env=pip_env)
+
+    dry = apply("test=True")
+    assert [r["result"] for r in dry.values()] == [None, None], dry
+    assert (_installed(by_dir), _installed(by_python)) == ("2.0", "2.0")
+    done = apply()
+    assert all(r["result"] is True and r["changes"] for r in done.values()), done
+    assert (_installed(by_dir), _installed(by_python)) == ("1.0", "1.0")
+    other = write_config(tmp_path / "cfg2", minion_id="other", grains={})
+    nop = run_salt(salt_call, other, roots, "state.apply", "pinmgr_fix")
+    assert [r["name"] for r in nop.values()] == ["pinmgr: nothing to fix on this minion"]
