@@ -51,6 +51,7 @@ SALT_VERSION=3008.4
 SALT_VENV="$VENV-salt"
 if ! "$SALT_VENV/bin/python" -c "import salt.version, sys; sys.exit(str(salt.version.__saltstack_version__) != '$SALT_VERSION')" 2>/dev/null; then
   python3 -m venv "$SALT_VENV"
+  "$SALT_VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
   "$SALT_VENV/bin/python" -m pip install -q "salt==$SALT_VERSION"
 fi
 export PINMGR_TEST_SALT_CALL="$PWD/$SALT_VENV/bin/salt-call"

@@ -44,10 +44,12 @@ from tests.functional.test_reconcile_e2e import (
     write_lockfile,
 )
 from tests.hostlab import HostSpec, Lab, LabFactory, LabHost
+from tests.machine_state import Guarded, changes, fingerprint
 
 pytestmark = pytest.mark.hosts
 
 HOST = "salt1"
+MACHINE_DPKG = [Guarded(Path("/var/lib/dpkg/status"), "file")]
 DEB_STATE = "pinmgr app debian-12 deb"
 FIX_STATE = f"pinmgr fix {HOST} deb"
 
@@ -63,18 +65,10 @@ class World:
     config: Path
     roots: Path
 
-    def pinmgr(self, *args: str) -> tuple[int, str]:
-        done = pinmgr(
-            *args,
-            "-l",
-            str(self.lockfile),
-            *(
-                ("-i", str(self.inventory), "--known-hosts", str(self.lab.known_hosts), "-q")
-                if args[0] == "check" or "--drift-only" in args
-                else ()
-            ),
-            cwd=self.dir,
-        )
+    def pinmgr(self, *args: str, hosts: bool = False) -> tuple[int, str]:
+        """The pinmgr CLI on this lockfile; ``hosts``: with the lab's inventory and keys."""
+        reach = ("-i", str(self.inventory), "--known-hosts", str(self.lab.known_hosts), "-q")
+        done = pinmgr(*args, "-l", str(self.lockfile), *(reach if hosts else ()), cwd=self.dir)
         return done.returncode, done.stdout + done.stderr
 
     def salt(self, *args: str) -> dict[str, Any]:
@@ -144,14 +138,17 @@ def _would_change(result: dict[str, Any]) -> dict[str, str]:
 
 
 def test_salt_states_fix_the_planted_drift(world: World) -> None:
+    machine_before = fingerprint(MACHINE_DPKG)
     # 1. The drifted start, as pinmgr sees it.
-    rc, out = world.pinmgr("check")
+    rc, out = world.pinmgr("check", hosts=True)
     assert rc == 1, out
 
     # 2. Both forms of states, written into one file_roots directory.
     rc, out = world.pinmgr("emit", "salt-state", "--out", str(world.roots))
     assert rc == 0, out
-    rc, out = world.pinmgr("emit", "salt-state", "--drift-only", "--out", str(world.roots))
+    rc, out = world.pinmgr(
+        "emit", "salt-state", "--drift-only", "--out", str(world.roots), hosts=True
+    )
     assert rc == 0, out
     assert sorted(p.relative_to(world.roots).as_posix() for p in world.roots.rglob("*.sls")) == [
         "pinmgr/app/debian-12.sls",
@@ -190,7 +187,9 @@ def test_salt_states_fix_the_planted_drift(world: World) -> None:
     assert result["result"] is True and result["changes"] == {}, result
 
     # 6. Clean, and the machine never saw any of it.
-    rc, out = world.pinmgr("check")
+    rc, out = world.pinmgr("check", hosts=True)
     assert rc == 0, out
     assert not machine_has_pmtest()
     assert not Path("/usr/share/pmtest").exists()
+    # Salt's apt and dpkg ran inside the host only: the machine's dpkg database is untouched.
+    assert changes(machine_before, fingerprint(MACHINE_DPKG)) == []
