@@ -67,12 +67,14 @@ def sls_part(name: str, what: str) -> str:
     return name.replace(".", "_")
 
 
-def _parts(names: Iterable[str], what: str) -> dict[str, str]:
+def _parts(names: Iterable[str], what: str, reserved: str = "") -> dict[str, str]:
     """name -> SLS component; refuses two names that map to one (``a.b`` and ``a_b``)."""
     out: dict[str, str] = {}
     seen: dict[str, str] = {}
     for name in sorted(set(names)):
         part = sls_part(name, what)
+        if part == reserved:
+            raise UsageError(f"{what} {name!r} would be Salt's {reserved}.sls: rename it")
         if part in seen:
             raise UsageError(
                 f"{what}s {seen[part]!r} and {name!r} would both be Salt state name {part!r}"
@@ -282,7 +284,7 @@ def emit_drift_states(report: CheckReport, lockfile: Lockfile, *, hold: bool) ->
     (and on any minion not in the report) ``state.apply pinmgr_fix`` is a no-op.
     """
     fixes, skipped = plan_fixes(report, lockfile, drift_only=True)
-    hosts = _parts(fixes, "host")
+    hosts = _parts(fixes, "host", reserved="init")
     files = {f"{FIX_DIR}/init.sls": _fix_init(report, lockfile, hosts, skipped)}
     for host, part in hosts.items():
         files[f"{FIX_DIR}/{part}.sls"] = _fix_state(report, lockfile, host, fixes[host], hold=hold)

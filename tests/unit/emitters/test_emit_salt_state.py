@@ -229,9 +229,17 @@ def test_drift_form_per_host_and_golden() -> None:
         assert expected in init
 
 
-def test_drift_form_refuses_a_host_name_salt_cannot_address() -> None:
-    odd = (finding("web*1", "nginx", "1.22.1-9"),)
-    with pytest.raises(UsageError, match=r"host 'web\*1' cannot be used in a Salt state name"):
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("web*1", r"host 'web\*1' cannot be used in a Salt state name"),
+        ("init", r"host 'init' would be Salt's init\.sls: rename it"),
+        ("web.1", r"hosts 'web\.1' and 'web_1' would both be Salt state name 'web_1'"),
+    ],
+)
+def test_drift_form_refuses_a_host_name_salt_cannot_address(host: str, message: str) -> None:
+    odd = (finding(host, "nginx", "1.22.1-9"), finding("web_1", "nginx", "1.22.1-9"))
+    with pytest.raises(UsageError, match=message):
         emit_drift_states(report(odd), LOCK, hold=False)
 
 
