@@ -10,7 +10,8 @@ too old, pmtest-beta too new, pmtest-gamma missing). Then, as a Salt user would:
                                                   via the pinmgr_role grain, and pinmgr_fix),
                                                   the host's dpkg database unchanged
     salt-call --local state.apply pinmgr_fix   -> real apt/dpkg inside the host
-    salt-call --local state.apply              -> converged: nothing left to change
+    salt-call --local state.apply              -> the highstate holds the pins (--hold); again:
+                                                  nothing left to change
     pinmgr check                               -> exit 0
 
 salt-call runs inside the host through the lab's nsenter (all of the host's namespaces): a
@@ -144,7 +145,7 @@ def test_salt_states_fix_the_planted_drift(world: World) -> None:
     assert rc == 1, out
 
     # 2. Both forms of states, written into one file_roots directory.
-    rc, out = world.pinmgr("emit", "salt-state", "--out", str(world.roots))
+    rc, out = world.pinmgr("emit", "salt-state", "--hold", "--out", str(world.roots))
     assert rc == 0, out
     rc, out = world.pinmgr(
         "emit", "salt-state", "--drift-only", "--out", str(world.roots), hosts=True
@@ -181,10 +182,16 @@ def test_salt_states_fix_the_planted_drift(world: World) -> None:
         done = world.lab.exec(world.host, ["cat", f"/usr/share/pmtest/{name}"])
         assert done.stdout == f"{name} {version}\n"
 
-    # 5. Converged: the highstate (lockfile form) has nothing left to change.
+    # 5. The highstate (lockfile form, --hold): versions already right, so it only holds them.
     high = world.salt("state.apply")
     (result,) = high.values()
-    assert result["result"] is True and result["changes"] == {}, result
+    assert result["result"] is True, result
+    assert world.installed() == PINS
+    selections = world.lab.exec(world.host, ["dpkg", "--get-selections", "pmtest-*"]).stdout
+    assert sorted(selections.split()) == sorted([*PINS, *["hold"] * len(PINS)]), selections
+    # Converged: applying again changes nothing.
+    again = world.salt("state.apply")
+    assert [r["changes"] for r in again.values()] == [{}], again
 
     # 6. Clean, and the machine never saw any of it.
     rc, out = world.pinmgr("check", hosts=True)
