@@ -44,6 +44,18 @@ if [ ! -d "$COLLECTIONS/ansible_collections/community/general" ]; then
 fi
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS"
 
+# Salt (emit salt-state: states rendered and applied by the real salt-call) in its OWN venv:
+# salt pins many dependencies. Installed once, at an exact version (3008.5 needs a certifi
+# newer than the index offers here); about 2 minutes cold.
+SALT_VERSION=3008.4
+SALT_VENV="$VENV-salt"
+if ! "$SALT_VENV/bin/python" -c "import salt.version, sys; sys.exit(str(salt.version.__saltstack_version__) != '$SALT_VERSION')" 2>/dev/null; then
+  python3 -m venv "$SALT_VENV"
+  "$SALT_VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$SALT_VENV/bin/python" -m pip install -q "salt==$SALT_VERSION"
+fi
+export PINMGR_TEST_SALT_CALL="$PWD/$SALT_VENV/bin/salt-call"
+
 echo "== ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

@@ -38,8 +38,9 @@ from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
 
 emit_app = typer.Typer(
     help=(
-        "Generate Ansible vars, a reconcile playbook, apt preferences, a dnf versionlock "
-        "list or a Chef cookbook from the lockfile."
+        "Generate, from the lockfile, what a configuration-management tool needs to enforce "
+        "it: Ansible vars and a reconcile playbook, Salt states, a Puppet module, a Chef "
+        "cookbook, apt preferences or a dnf versionlock list (docs/cm-tools.md)."
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -169,6 +170,121 @@ def ansible_playbook(
         # The playbook is still written for the hosts that answered, but a partial run must
         # not pass in CI: exit 3, as check does.
         sys.stderr.write(f"pinmgr: error: {not_collected(failures)}; not in the playbook\n")
+        raise typer.Exit(EXIT_HOSTS)
+
+
+def _report_stale(stale: list[str], files: dict[str, str], out: Path, command: str) -> None:
+    """--check: one stderr line per stale/missing/orphaned file; exit 1 if there is any."""
+    for rel in stale:
+        if rel not in files:
+            what = "orphaned (no longer in the lockfile)"
+        elif not (out / rel).is_file():
+            what = "missing"
+        else:
+            what = "stale"
+        sys.stderr.write(f"pinmgr: {what}: {out / rel}\n")
+    if stale:
+        sys.stderr.write(f"run: pinmgr emit {command} --out {out}\n")
+        raise typer.Exit(EXIT_DRIFT)
+    sys.stdout.write(f"{out}: up to date\n")
+
+
+@emit_app.command("salt-state")
+def salt_state(
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="Salt file_roots directory to write into."),
+    ],
+    drift_only: Annotated[
+        bool,
+        typer.Option(
+            "--drift-only",
+            help="Check hosts, then write pinmgr_fix/ with only their drifted and missing "
+            "packages (default: the lockfile's states for every role and release, no hosts).",
+        ),
+    ] = False,
+    hold: Annotated[
+        bool, typer.Option("--hold", help="Also hold the pinned packages (pkg.installed hold).")
+    ] = False,
+    pip_bin_env: Annotated[
+        str | None,
+        typer.Option(
+            "--pip-bin-env",
+            metavar="PATH",
+            help="Virtualenv or interpreter that the lockfile's pip pins go into (without "
+            "--drift-only; without it pip pins are listed as not enforced).",
+        ),
+    ] = None,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Write nothing; exit 1 if the states in DIR are stale, missing or orphaned.",
+        ),
+    ] = False,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    env: EnvOpt = None,
+    role: RoleOpt = None,
+    jobs: JobsOpt = DEFAULT_JOBS,
+    timeout: TimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    accept_new: AcceptNewOpt = False,
+    known_hosts: KnownHostsOpt = None,
+    ssh_config: SshConfigOpt = None,
+    strict: StrictOpt = False,
+    quiet: QuietOpt = False,
+    snapshot: SnapshotOpt = None,
+    max_age: MaxAgeOpt = None,
+) -> None:
+    """Write Salt states pinning exact versions (see docs/cm-tools.md, Salt).
+
+    Without --drift-only, from the lockfile alone: top.sls (grain pinmgr_role), and per role
+    pinmgr/<role>/init.sls choosing pinmgr/<role>/<release>.sls by the os/osrelease grains.
+    With --drift-only, hosts are checked (inventory options as for check) and
+    pinmgr_fix/<host>.sls fixes each drifted host; apply with state.apply pinmgr_fix.
+
+    \b
+      pinmgr emit salt-state --out /srv/salt --hold
+      pinmgr emit salt-state --env prod --drift-only --out /srv/salt
+    """
+    from pinmgr import api
+    from pinmgr.emitters import salt_state as emitter
+
+    if not drift_only:
+        lock = api.read_lockfile(lockfile)
+        files = emitter.emit_states(lock, hold=hold, pip_bin_env=pip_bin_env)
+        if check_only:
+            _report_stale(emitter.check(files, out), files, out, "salt-state")
+            return
+        _write_all(files, out)
+        return
+    if check_only:
+        raise UsageError("--check compares the lockfile's states: it does not go with --drift-only")
+    if pip_bin_env is not None:
+        raise UsageError(
+            "--pip-bin-env is for the lockfile's states: --drift-only takes each "
+            "host's interpreters from the inventory"
+        )
+    options = _collect_options(
+        env=env,
+        role=role,
+        jobs=jobs,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        accept_new=accept_new,
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
+        strict=strict,
+    )
+    report = check_report(
+        lockfile, inventory, options, snapshot=snapshot, max_age=max_age, quiet=quiet
+    )
+    lock = api.read_lockfile(lockfile)
+    _write_all(emitter.emit_drift_states(report, lock, hold=hold), out)
+    failures = report_failures(report)
+    if failures:
+        sys.stderr.write(f"pinmgr: error: {not_collected(failures)}; not in the states\n")
         raise typer.Exit(EXIT_HOSTS)
 
 

@@ -47,9 +47,14 @@ def _escape(value: str, *, quotes: bool = True) -> str:
     return "".join(out)
 
 
+def yaml_quoted(value: str) -> str:
+    """A double-quoted YAML scalar, untagged: for YAML no Jinja pass reads (Salt's ``#!yaml``)."""
+    return f'"{_escape(value)}"'
+
+
 def yaml_str(value: str) -> str:
     """A double-quoted YAML scalar that every YAML 1.1/1.2 parser reads back as ``value``."""
-    quoted = f'"{_escape(value)}"'
+    quoted = yaml_quoted(value)
     if any(mark in value for mark in _JINJA):
         return f"!unsafe {quoted}"
     return quoted

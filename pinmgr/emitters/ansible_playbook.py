@@ -73,7 +73,9 @@ _Key = tuple[str, Ecosystem, PipTarget | None, str]
 
 
 @dataclass
-class _HostFixes:
+class HostFixes:
+    """The exact versions one host needs, per package manager (pip: per interpreter)."""
+
     apt: dict[str, str] = field(default_factory=dict)  # package -> version
     dnf: dict[str, str] = field(default_factory=dict)
     pip: dict[PipTarget, dict[str, str]] = field(default_factory=dict)
@@ -96,6 +98,32 @@ def emit_playbook(
 
     ``hold`` also marks fixed deb packages ``hold`` (dpkg selections) so unattended upgrades
     cannot move them again, and locks fixed rpm packages with community.general.yum_versionlock.
+    """
+    fixes, skipped = plan_fixes(report, lockfile, drift_only=drift_only)
+
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for name, host in fixes.items():
+        groups.setdefault(host.key(), []).append(name)
+    plays = sorted(sorted(names) for names in groups.values())
+
+    lines = _header(report, lockfile, drift_only=drift_only, hold=hold, skipped=skipped)
+    lines += [
+        comment(f"{sum(len(p) for p in plays)} host(s) in {len(plays)} play(s)."),
+        "---",
+    ]
+    if not plays:
+        lines += _empty_play()
+    for names in plays:
+        lines += _play(names, fixes[names[0]], hold=hold)
+    return {PLAYBOOK_PATH: "\n".join(lines) + "\n"}
+
+
+def plan_fixes(
+    report: CheckReport, lockfile: Lockfile, *, drift_only: bool
+) -> tuple[dict[str, HostFixes], list[str]]:
+    """Per host, the exact versions to install; and why anything else is not fixed.
+
+    Shared by the playbook and the Salt drift states: which findings get a fix is one decision.
     """
     wanted = {FindingKind.DRIFT, FindingKind.MISSING}
     # Per (host, ecosystem, pip target, package): the specs the host's roles pin it to. An OK
@@ -127,7 +155,7 @@ def emit_playbook(
         specs.setdefault(key, set()).add(finding.expected)
         to_install[key] = version
 
-    fixes: dict[str, _HostFixes] = {}
+    fixes: dict[str, HostFixes] = {}
     for key, version in to_install.items():
         host_name, eco, target, package = key
         if len(specs[key]) > 1:
@@ -136,7 +164,7 @@ def emit_playbook(
                 f"({', '.join(sorted(specs[key]))})"
             )
             continue
-        host = fixes.setdefault(host_name, _HostFixes())
+        host = fixes.setdefault(host_name, HostFixes())
         match eco:
             case Ecosystem.DEB:
                 table = host.apt
@@ -150,22 +178,7 @@ def emit_playbook(
             case _:
                 assert_never(eco)
         table[package] = version
-
-    groups: dict[tuple[object, ...], list[str]] = {}
-    for name, host in fixes.items():
-        groups.setdefault(host.key(), []).append(name)
-    plays = sorted(sorted(names) for names in groups.values())
-
-    lines = _header(report, lockfile, drift_only=drift_only, hold=hold, skipped=skipped)
-    lines += [
-        comment(f"{sum(len(p) for p in plays)} host(s) in {len(plays)} play(s)."),
-        "---",
-    ]
-    if not plays:
-        lines += _empty_play()
-    for names in plays:
-        lines += _play(names, fixes[names[0]], hold=hold)
-    return {PLAYBOOK_PATH: "\n".join(lines) + "\n"}
+    return fixes, skipped
 
 
 def _fix_for(finding: Finding, pins: _Pins) -> tuple[PipTarget | None, str] | str:
@@ -274,7 +287,7 @@ def _play_name(names: list[str]) -> str:
     return f"Put {shown}{more} back on pinned versions"
 
 
-def _play(names: list[str], fix: _HostFixes, *, hold: bool) -> list[str]:
+def _play(names: list[str], fix: HostFixes, *, hold: bool) -> list[str]:
     lines = [
         f"- name: {yaml_str(_play_name(names))}",
         "  hosts:",
