@@ -243,3 +243,54 @@ def dnf_versionlock(
             sys.stdout.write(text)
         return
     _write_all(files, out)
+
+
+@emit_app.command("puppet-manifest")
+def puppet_manifest(
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="Module path receiving the pinmgr module."),
+    ],
+    hold: Annotated[
+        bool, typer.Option("--hold", help="Also hold deb packages (mark => hold; apt/dpkg only).")
+    ] = False,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 if the files in DIR are stale or missing."
+        ),
+    ] = False,
+) -> None:
+    """Write a Puppet module, DIR/pinmgr: class pinmgr::<role> per role installing its exact pins.
+
+    Each class picks the host's OS release from facts (pinmgr::os_release()) and fails on one
+    the lockfile does not declare; glob and range pins are comments, not enforced. Apply with
+    puppet apply --modulepath DIR -e 'include pinmgr::ROLE' (--noop first).
+
+    \b
+      pinmgr emit puppet-manifest --out modules --hold
+    """
+    from pinmgr import api
+    from pinmgr.emitters import puppet_manifest as emitter
+
+    lock = api.read_lockfile(lockfile)
+    digest = hashlib.sha256(Path(lockfile).read_bytes()).hexdigest()
+    files = emitter.emit_puppet_manifest(lock, digest, hold=hold)
+    if check_only:
+        stale = emitter.check(files, out)
+        for rel in stale:
+            if rel not in files:
+                what = "orphaned (its role is no longer in the lockfile)"
+            elif not (out / rel).is_file():
+                what = "missing"
+            else:
+                what = "stale"
+            sys.stderr.write(f"pinmgr: {what}: {out / rel}\n")
+        if stale:
+            hold_opt = " --hold" if hold else ""
+            sys.stderr.write(f"run: pinmgr emit puppet-manifest --out {out}{hold_opt}\n")
+            raise typer.Exit(EXIT_DRIFT)
+        sys.stdout.write(f"{out}: up to date\n")
+        return
+    _write_all(files, out)
