@@ -14,12 +14,16 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from pinmgr import api
+from pinmgr.cli import app
 from pinmgr.emitters.puppet_manifest import (
     FUNCTION_PATH,
     check,
@@ -315,3 +319,70 @@ def test_hostile_names_read_back_literally(tmp_path: Path) -> None:
             want[p.package] = {"ensure": p.spec}
     # Every title and value is the plain string pinmgr meant: nothing interpolated or cut.
     assert got == want
+
+
+# --- the command --------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pinmgr", "emit", "puppet-manifest", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def emit_in_process(*args: str) -> Result:
+    """The command without a new interpreter (a second or so each on a busy machine)."""
+    return CliRunner().invoke(app, ["emit", "puppet-manifest", *args])
+
+
+def test_command_writes_the_golden_module_and_checks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the header names the lockfile as given: as in the docs
+    out = tmp_path / "modules"
+    done = emit_in_process("--out", str(out), "--hold", "-l", SAMPLE_AS)
+    assert done.exit_code == 0, done.output
+    golden = DATA / "puppet"
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.pp"))
+    assert written == sorted(p.relative_to(golden).as_posix() for p in golden.rglob("*.pp"))
+    for rel in written:
+        assert (out / rel).read_text() == (golden / rel).read_text(), rel
+    assert done.stdout == "".join(f"wrote {out / rel}\n" for rel in written)
+
+    assert emit_in_process("--out", str(out), "--hold", "-l", SAMPLE_AS, "--check").exit_code == 0
+    stale = emit_in_process("--out", str(out), "-l", SAMPLE_AS, "--check")  # no --hold: differs
+    assert stale.exit_code == 1
+    assert f"pinmgr: stale: {out}/pinmgr/manifests/web.pp" in stale.stderr
+    assert f"run: pinmgr emit puppet-manifest --out {out}\n" in stale.stderr
+
+
+def test_command_refuses_a_role_puppet_cannot_name(tmp_path: Path) -> None:
+    lockfile = tmp_path / "pinmgr.toml"
+    lockfile.write_text('schema = 1\n\n[roles.case."debian-12".deb]\nnginx = "1.22.1-9"\n')
+    done = cli("--out", str(tmp_path / "out"), "-l", str(lockfile))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "pinmgr: error: role 'case' cannot be a Puppet class name: 'case' is reserved in "
+        "Puppet; rename the role\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_docs_show_the_golden_module_verbatim() -> None:
+    docs = ROOT / "docs"
+    merged = docs / "cm-tools.md"
+    page = docs / "cm-tools-puppet.part.md"
+    if not page.exists() or (merged.exists() and "pinmgr::web" in merged.read_text()):
+        page = merged  # once the lead has merged the four tools' sections
+    text = page.read_text(encoding="utf-8")
+    for rel in ("functions/os_release.pp", "manifests/web.pp", "manifests/db.pp"):
+        golden = (DATA / "puppet" / "pinmgr" / rel).read_text(encoding="utf-8")
+        assert f"```puppet\n{golden}```" in text, f"update {page.name}: pinmgr/{rel}"
