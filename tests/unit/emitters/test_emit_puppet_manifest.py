@@ -161,8 +161,10 @@ def test_releases_most_specific_first_and_unknown_fails() -> None:
     ]
     assert "# No pins for this role on this release." in text
     assert (
-        'fail("pinmgr::app: OS release ${os_release} is not declared for role app in the '
-        'lockfile (declared: debian-12, rocky-9, rocky-9.3)")'
+        "    default: {\n"
+        "      $declared = ['debian-12', 'rocky-9', 'rocky-9.3']\n"
+        '      fail("pinmgr::app: OS release ${os_release} is not declared for role app '
+        "(declared: ${declared.join(', ')})\")\n"
     ) in text
 
 
@@ -274,6 +276,38 @@ def test_puppet_parser_validates_every_emitted_manifest(tmp_path: Path) -> None:
     broken.write_text(trees["hold"]["pinmgr/manifests/web.pp"].replace("ensure =>", "ensure =", 1))
     done = puppet(tmp_path, "parser", "validate", str(broken))
     assert done.returncode != 0 and "broken.pp" in done.stdout + done.stderr
+
+
+def test_puppet_lint_finds_nothing_in_the_emitted_module(tmp_path: Path) -> None:
+    """A control repository's CI often runs puppet-lint with --fail-on-warnings."""
+    lint = shutil.which("puppet-lint")
+    if lint is None:
+        pytest.skip("puppet-lint is not installed (tests/apt-packages.txt)")
+    for name, hold in (("hold", True), ("plain", False)):
+        write_tree(tmp_path / name, sample_files(hold=hold))
+    done = subprocess.run(
+        [lint, "--fail-on-warnings", "hold/pinmgr", "plain/pinmgr"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
+    # It does look: an over-long line is a warning, and fails the run.
+    long = tmp_path / "long" / "pinmgr" / "manifests" / "x.pp"
+    long.parent.mkdir(parents=True)
+    long.write_text(f"# {'x' * 140}\nclass pinmgr::x {{\n}}\n")
+    done = subprocess.run(
+        [lint, "--fail-on-warnings", "long/pinmgr"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0 and "140chars" in done.stdout
 
 
 def _pairs(flat: list[Any]) -> dict[str, Any]:
