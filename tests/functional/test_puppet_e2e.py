@@ -2,7 +2,8 @@
 
 The writable debian-12 host of the reconcile test (tests/functional/test_reconcile_e2e.py: a
 local apt repository of tiny real .debs as its only source, pmtest-alpha too old, pmtest-beta
-too new, pmtest-gamma missing) runs, as a user would:
+too new, pmtest-gamma missing; here also pmtest-epoch at 1:1.0-1, pinned to 1:1.1-1) runs, as a
+user would:
 
     pinmgr check                                    -> the planted drift, exit 1
     pinmgr emit puppet-manifest --hold --out DIR
@@ -32,18 +33,18 @@ from typing import Any
 
 import pytest
 
+from tests.functional import test_reconcile_e2e as reconcile
 from tests.functional.debrepo import build_repo, tools_missing
-from tests.functional.test_reconcile_e2e import (
-    PINS,
-    REPO,
-    START,
-    host_setup_script,
-    machine_has_pmtest,
-    pinmgr,
-)
+from tests.functional.test_reconcile_e2e import START, host_setup_script, machine_has_pmtest, pinmgr
 from tests.hostlab import HostSpec, Lab, LabFactory, LabHost
 
 pytestmark = pytest.mark.hosts
+
+# One more package with an epoch, as dpkg-query prints it (1:...): ensure must say the same
+# or Puppet would never see it in sync.
+EPOCH = ("pmtest-epoch", "1:1.0-1", "1:1.1-1")
+REPO = {**reconcile.REPO, EPOCH[0]: EPOCH[1:]}
+PINS = {**reconcile.PINS, EPOCH[0]: EPOCH[2]}
 
 LOCKFILE = "\n".join(
     [
@@ -127,7 +128,9 @@ def world(hostlab: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Iter
         ]
     )
     host = lab.hosts["pup1"]
-    done = lab.exec(host, ["sh", "-c", host_setup_script(repo, host, lab.user)])
+    setup = host_setup_script(repo, host, lab.user)
+    setup += f"\napt-get install -y -q {shlex.quote(f'{EPOCH[0]}={EPOCH[1]}')}\n"
+    done = lab.exec(host, ["sh", "-c", setup])
     assert done.returncode == 0, done.stdout + done.stderr
     lockfile = work / "pinmgr.toml"
     lockfile.write_text(LOCKFILE)
@@ -169,6 +172,7 @@ def test_puppet_module_end_to_end(world: World) -> None:
         ("pmtest-alpha", START["pmtest-alpha"], PINS["pmtest-alpha"]),
         ("pmtest-beta", START["pmtest-beta"], PINS["pmtest-beta"]),
         ("pmtest-gamma", "purged", PINS["pmtest-gamma"]),
+        EPOCH,
     }
 
     # 2. The module.
