@@ -13,10 +13,12 @@ user would:
     puppet apply --detailed-exitcodes ...           -> converged: no change (exit 0)
 
 Puppet runs inside the host's namespaces (it shares the machine's /usr, where Debian's puppet
-package is; apt-get and dpkg then work on the host's own overlays). Two more hosts check the
-release key from facts where Debian's differs: ubuntu-22.04 (os.release.full) and rocky-9
-(os-release VERSION_ID 9.3 must fall under the lockfile's rocky-9, as in ``pinmgr check``).
-Every puppet run keeps its state (vardir, confdir, ...) in the test's tmp dir.
+package is; apt-get and dpkg then work on the host's own overlays). An ubuntu-22.04 host checks
+the release key from facts where Debian's differs (os.release.full) and the fail() of an
+undeclared release. A rocky-9 host (VERSION_ID 9.3, which must fall under the lockfile's
+rocky-9 as in ``pinmgr check``) with its own rpm database and a local dnf repository gets its
+rpm pins from Puppet's dnf provider, epochs included. Every puppet run keeps its state
+(vardir, confdir, ...) in the test's tmp dir.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +38,10 @@ import pytest
 
 from tests.functional import test_reconcile_e2e as reconcile
 from tests.functional.debrepo import build_repo, tools_missing
+from tests.functional.rpmrepo import build_repo as build_rpm_repo
+from tests.functional.rpmrepo import tools_missing as rpm_tools_missing
 from tests.functional.test_reconcile_e2e import START, host_setup_script, machine_has_pmtest, pinmgr
-from tests.hostlab import HostSpec, Lab, LabFactory, LabHost
+from tests.hostlab import Drift, HostSpec, Lab, LabFactory, LabHost, RpmEntry
 
 pytestmark = pytest.mark.hosts
 
@@ -46,6 +51,14 @@ EPOCH = ("pmtest-epoch", "1:1.0-1", "1:1.1-1")
 REPO = {**reconcile.REPO, EPOCH[0]: EPOCH[1:]}
 PINS = {**reconcile.PINS, EPOCH[0]: EPOCH[2]}
 
+# The rocky-9 host (VERSION_ID 9.3; base versions: tests/hostlab/rpmhost.py) starts with bash
+# and vim-minimal older; its dnf's only repository has the pinned versions. bash is pinned
+# with an explicit zero epoch, which the emitter drops (Puppet's rpm providers never print
+# one); vim-minimal differs from its pin by the epoch alone.
+RPM_START = {"bash": "5.1.8-6.el9", "vim-minimal": "1:8.2.2637-20.el9_1"}
+RPM_PINS = {"bash": "0:5.1.8-9.el9", "vim-minimal": "2:8.2.2637-20.el9_1"}
+RPM_REPO = [RpmEntry("bash", "5.1.8-9.el9"), RpmEntry("vim-minimal", "2:8.2.2637-20.el9_1")]
+
 LOCKFILE = "\n".join(
     [
         "schema = 1",
@@ -53,7 +66,8 @@ LOCKFILE = "\n".join(
         '[roles.app."debian-12".deb]',
         *(f'{name} = "{version}"' for name, version in sorted(PINS.items())),
         "",
-        '[roles.app."rocky-9"]  # declared, no pins: selected on a 9.3 host',
+        '[roles.app."rocky-9".rpm]  # the 9.3 host falls under it',
+        *(f'{name} = "{version}"' for name, version in sorted(RPM_PINS.items())),
         "",
     ]
 )
@@ -67,13 +81,13 @@ class World:
     lockfile: Path
     inventory: Path
 
-    def check(self) -> tuple[int, dict[str, Any]]:
+    def check(self, inventory: Path | None = None) -> tuple[int, dict[str, Any]]:
         done = pinmgr(
             "check",
             "-l",
             str(self.lockfile),
             "-i",
-            str(self.inventory),
+            str(inventory or self.inventory),
             "--known-hosts",
             str(self.lab.known_hosts),
             "-f",
@@ -100,8 +114,8 @@ class World:
         )
         return self.lab.exec(host, ["unshare", "--mount", "sh", "-c", inner])
 
-    def in_host(self, script: str) -> str:
-        done = self.lab.exec(self.host, ["sh", "-c", script])
+    def in_host(self, script: str, host: LabHost | None = None) -> str:
+        done = self.lab.exec(host or self.host, ["sh", "-c", script])
         assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
@@ -109,7 +123,7 @@ class World:
 def _skip_reason() -> str | None:
     if shutil.which("puppet") is None:
         return "puppet is not installed (tests/apt-packages.txt: apt-get install puppet)"
-    return tools_missing()
+    return tools_missing() or rpm_tools_missing()
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +134,22 @@ def world(hostlab: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Iter
     assert not machine_has_pmtest(), "the machine itself has pmtest-alpha: refusing to run"
     work = tmp_path_factory.mktemp("puppet")
     repo = build_repo(work / "repo", REPO)
+    rpm_repo = build_rpm_repo(work / "rpmrepo", RPM_REPO)
+    for path in [work, *work.parents]:  # the rocky host's dnf reads it as the lab user too
+        if path == Path(tempfile.gettempdir()):
+            break
+        path.chmod(path.stat().st_mode | 0o055)
     lab = hostlab(
         [
             HostSpec("pup1", role="app", os_release="debian-12", writable=True),
             HostSpec("pup2", role="app", os_release="ubuntu-22.04"),
-            HostSpec("pup3", role="app", os_release="rocky-9"),
+            HostSpec(
+                "pup3",
+                role="app",
+                os_release="rocky-9",
+                drift=Drift(versions=RPM_START),
+                dnf_repo=str(rpm_repo),
+            ),
         ]
     )
     host = lab.hosts["pup1"]
@@ -234,13 +259,32 @@ def test_release_key_from_facts_matches_pinmgr(world: World) -> None:
         "(declared: debian-12, rocky-9)"
     ) in out
 
-    # Rocky 9.3: the key is rocky-9.3, and the class takes the lockfile's rocky-9 branch.
+
+def test_rpm_pins_on_a_rocky_93_host(world: World) -> None:
+    # Rocky 9.3: the key is rocky-9.3, the class takes the lockfile's rocky-9 branch, and
+    # Puppet's dnf provider installs the pins with the host's own dnf and rpm database.
     rocky = world.lab.hosts["pup3"]
-    run = world.puppet(
-        rocky, "--noop", "--detailed-exitcodes", "-e",
-        "notice(pinmgr::os_release()) include pinmgr::app",
-    )  # fmt: skip
+    query = "rpm -q --qf '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n' bash vim-minimal"
+    assert world.in_host(query, rocky).splitlines() == [
+        "bash 0:5.1.8-6.el9",
+        "vim-minimal 1:8.2.2637-20.el9_1",
+    ]
+    include = "notice(pinmgr::os_release()) include pinmgr::app"
+    run = world.puppet(rocky, "--detailed-exitcodes", "-e", include)
     out = run.stdout + run.stderr
-    assert run.returncode == 0, out
+    assert run.returncode == 2, out
     assert "Notice: Scope(Class[main]): rocky-9.3" in out
-    assert "Error" not in out.replace("Error: Facter: Permission denied", "")
+    assert world.in_host(query, rocky).splitlines() == [
+        "bash 0:5.1.8-9.el9",
+        "vim-minimal 2:8.2.2637-20.el9_1",
+    ]
+    # Converged: ensure '5.1.8-9.el9' and '2:8.2.2637-20.el9_1' are what the provider reads.
+    run = world.puppet(rocky, "--detailed-exitcodes", "-e", include)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    inventory = world.lab.write_inventory(world.dir / "rocky.toml", [rocky])
+    rc, report = world.check(inventory)
+    assert rc == 0, report
+    assert {(f["package"], f["kind"]) for f in report["findings"]} == {
+        (name, "ok") for name in RPM_PINS
+    }
