@@ -81,20 +81,7 @@ def ansible_vars(
     digest = hashlib.sha256(Path(lockfile).read_bytes()).hexdigest()
     files = emitter.emit_vars(lock, digest)
     if check_only:
-        stale = emitter.check(files, out)
-        for rel in stale:
-            # One list holds all three; what is on disk tells which this one is.
-            if rel not in files:
-                what = "orphaned (its role is no longer in the lockfile)"
-            elif not (out / rel).is_file():
-                what = "missing"
-            else:
-                what = "stale"
-            sys.stderr.write(f"pinmgr: {what}: {out / rel}\n")
-        if stale:
-            sys.stderr.write(f"run: pinmgr emit ansible-vars --out {out}\n")
-            raise typer.Exit(EXIT_DRIFT)
-        sys.stdout.write(f"{out}: up to date\n")
+        _report_stale(emitter.check(files, out), files, out, "ansible-vars")
         return
     _write_all(files, out)
 
@@ -173,11 +160,15 @@ def ansible_playbook(
         raise typer.Exit(EXIT_HOSTS)
 
 
+def _hold(hold: bool) -> str:
+    return " --hold" if hold else ""
+
+
 def _report_stale(stale: list[str], files: dict[str, str], out: Path, command: str) -> None:
     """--check: one stderr line per stale/missing/orphaned file; exit 1 if there is any."""
     for rel in stale:
         if rel not in files:
-            what = "orphaned (no longer in the lockfile)"
+            what = "orphaned (its role is no longer in the lockfile)"
         elif not (out / rel).is_file():
             what = "missing"
         else:
@@ -398,19 +389,44 @@ def chef_recipe(
     digest = hashlib.sha256(Path(lockfile).read_bytes()).hexdigest()
     files = emitter.emit_cookbook(lock, digest, hold=hold, version=cookbook_version)
     if check_only:
-        stale = emitter.check(files, out)
-        for rel in stale:
-            if rel not in files:
-                what = "orphaned (its role is no longer in the lockfile)"
-            elif not (out / rel).is_file():
-                what = "missing"
-            else:
-                what = "stale"
-            sys.stderr.write(f"pinmgr: {what}: {out / rel}\n")
-        if stale:
-            again = " --hold" if hold else ""
-            sys.stderr.write(f"run: pinmgr emit chef-recipe --out {out}{again}\n")
-            raise typer.Exit(EXIT_DRIFT)
-        sys.stdout.write(f"{out}: up to date\n")
+        _report_stale(emitter.check(files, out), files, out, "chef-recipe" + _hold(hold))
+        return
+    _write_all(files, out)
+
+
+@emit_app.command("puppet-manifest")
+def puppet_manifest(
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="Module path receiving the pinmgr module."),
+    ],
+    hold: Annotated[
+        bool, typer.Option("--hold", help="Also hold deb packages (mark => hold; apt/dpkg only).")
+    ] = False,
+    lockfile: LockfileOpt = DEFAULT_LOCKFILE,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 if the files in DIR are stale or missing."
+        ),
+    ] = False,
+) -> None:
+    """Write a Puppet module, DIR/pinmgr: class pinmgr::<role> per role installing its exact pins.
+
+    Each class picks the host's OS release from facts (pinmgr::os_release()) and fails on one
+    the lockfile does not declare; glob and range pins are comments, not enforced. Apply with
+    puppet apply --modulepath DIR -e 'include pinmgr::ROLE' (--noop first).
+
+    \b
+      pinmgr emit puppet-manifest --out modules --hold
+    """
+    from pinmgr import api
+    from pinmgr.emitters import puppet_manifest as emitter
+
+    lock = api.read_lockfile(lockfile)
+    digest = hashlib.sha256(Path(lockfile).read_bytes()).hexdigest()
+    files = emitter.emit_puppet_manifest(lock, digest, hold=hold)
+    if check_only:
+        _report_stale(emitter.check(files, out), files, out, "puppet-manifest" + _hold(hold))
         return
     _write_all(files, out)

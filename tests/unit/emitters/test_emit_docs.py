@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from pathlib import Path
 
@@ -79,10 +80,20 @@ def test_cm_doc_chef_blocks_are_the_emitted_cookbook() -> None:
         assert files[f"pinmgr/{rel}"] in blocks, f"update docs/cm-tools.md: {rel}"
 
 
-def test_cm_doc_has_the_placeholders_and_says_chef_was_not_run() -> None:
+def test_cm_doc_covers_the_four_tools_and_says_chef_was_not_run() -> None:
     doc = CM_DOC.read_text(encoding="utf-8")
-    for mark in ("<!-- salt -->", "<!-- puppet -->"):
-        assert doc.count(mark) == 1, mark
+    for heading in ("## Ansible", "## Salt", "## Puppet", "## Chef"):
+        assert doc.count(f"\n{heading}") == 1, heading
     assert "**Chef was not run here.**" in doc
-    for command in ("ansible-vars", "ansible-playbook", "chef-recipe"):
+    for command in (
+        "ansible-vars",
+        "ansible-playbook",
+        "salt-state",
+        "puppet-manifest",
+        "chef-recipe",
+    ):
         assert f"pinmgr emit {command}" in doc
+    # The comparison table has a cell for every tool in every row.
+    after = doc.split("## Comparison", 1)[1].strip().splitlines()
+    table = list(itertools.takewhile(lambda line: line.startswith("|"), after))
+    assert len(table) == 10 and all(line.count("|") == 6 and "| |" not in line for line in table)
