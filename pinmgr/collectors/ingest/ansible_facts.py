@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -98,7 +99,12 @@ class _HostFacts:
     packages: dict[str, tuple[list[InstalledPackage], list[str]]] = field(default_factory=dict)
 
 
-_Memo = dict[tuple[Ecosystem, str, str, str], InstalledPackage]
+_Memo = dict[tuple[object, ...], "InstalledPackage | str | None"]
+"""Packages already made, shared between hosts: by their fields, and by the raw fact entry
+(``(_RAW, key, *entry.items())``) -> the package, None (skipped) or the ignored manager."""
+_RAW = object()
+_MISS = object()
+_ORDER = operator.attrgetter("ecosystem", "name", "version", "arch", "state", "origin")
 
 
 def looks_like_facts(document: object) -> bool:
@@ -270,29 +276,56 @@ def packages_of(
         if not isinstance(entries, list):
             raise IngestError(f"{where}: packages[{printable(key)}]: expected a list")
         for entry in entries:
-            if not isinstance(entry, dict):
-                raise IngestError(f"{where}: packages[{printable(key)}]: expected objects")
-            here = f"{where}: packages[{printable(key)}]"
-            manager = _str(entry.get("source", ""), here, "source", empty=True)
-            eco = MANAGERS.get(manager)
-            if eco is None:
-                ignored[manager] = ignored.get(manager, 0) + 1
-                continue
-            name = _str(entry.get("name", key), here, "name")
-            if eco is Ecosystem.RPM and name == "gpg-pubkey":
-                continue
-            arch = entry.get("arch") or ""
-            fields = (eco, name, _version(entry, here), _str(arch, here, "arch", empty=True))
-            pkg = memo.get(fields)
-            if pkg is None:
-                pkg = memo[fields] = InstalledPackage(*fields)
-            out.append(pkg)
+            # A fleet's hosts repeat the same entries: one equal to an entry seen before (any
+            # host) gives the same answer, found by its raw fields; a new one is validated.
+            raw_key: tuple[object, ...] | None = None
+            if type(entry) is dict:
+                raw_key = (_RAW, key, *entry.items())
+                try:
+                    known = memo.get(raw_key, _MISS)
+                except TypeError:  # a list or an object among the values: validated below
+                    raw_key, known = None, _MISS
+                if known is not _MISS:
+                    if isinstance(known, InstalledPackage):
+                        out.append(known)
+                    elif isinstance(known, str):
+                        ignored[known] = ignored.get(known, 0) + 1
+                    continue
+            answer = _package(entry, key, where, memo)
+            if raw_key is not None:
+                memo[raw_key] = answer
+            if isinstance(answer, InstalledPackage):
+                out.append(answer)
+            elif isinstance(answer, str):
+                ignored[answer] = ignored.get(answer, 0) + 1
     warnings = [
         f"Ansible facts: {n} package(s) from {printable(m) or 'an unnamed manager'} ignored "
         "(pinmgr checks deb and rpm from package_facts)"
         for m, n in sorted(ignored.items())
     ]
-    return sorted(out), warnings
+    return sorted(out, key=_ORDER), warnings
+
+
+def _package(entry: object, key: str, where: str, memo: _Memo) -> InstalledPackage | str | None:
+    """One ``package_facts`` entry validated: the package, None (skipped: gpg-pubkey), or the
+    name of a manager pinmgr does not check (counted in a warning)."""
+    here = f"{where}: packages[{printable(key)}]"
+    if not isinstance(entry, dict):
+        raise IngestError(f"{here}: expected objects")
+    manager = _str(entry.get("source", ""), here, "source", empty=True)
+    eco = MANAGERS.get(manager)
+    if eco is None:
+        return manager
+    name = _str(entry.get("name", key), here, "name")
+    if eco is Ecosystem.RPM and name == "gpg-pubkey":
+        return None
+    arch = entry.get("arch") or ""
+    fields = (eco, name, _version(entry, here), _str(arch, here, "arch", empty=True))
+    pkg = memo.get(fields)
+    if not isinstance(pkg, InstalledPackage):
+        pkg = InstalledPackage(*fields)
+        memo[fields] = pkg
+    return pkg
 
 
 def _collected_at(entry: _HostFacts) -> dt.datetime:
