@@ -32,6 +32,7 @@ from tests.unit.emitters._support import (
     run,
     tool,
     write_tree,
+    yaml,
 )
 from tests.unit.emitters.test_emit_ansible_vars import TRICKY
 
@@ -292,3 +293,46 @@ def test_documented_role_finds_this_hosts_release_and_asks_apt_for_the_pinned_ve
     proc = subprocess.run(cmd, cwd=bogus / "site", capture_output=True, text=True, check=False)
     assert proc.returncode != 0
     assert "bash=0.0.1-0" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("distribution", "version", "declared", "expected"),
+    [
+        ("Rocky", "9.4", ["rocky-9"], "rocky-9"),  # the prefix, as pinmgr check takes it
+        ("Rocky", "9.4", ["rocky-9", "rocky-9.4"], "rocky-9.4"),  # the longest declared
+        ("Debian", "12.11", ["debian-12"], "debian-12"),  # Debian: the major version
+        ("Ubuntu", "22.04", ["ubuntu-22", "ubuntu-22.04"], "ubuntu-22.04"),
+        ("RedHat", "9.3", ["rhel-9"], "rhel-9"),  # Ansible's name mapped to os-release's
+        ("Rocky", "9.4", ["rocky-8"], None),  # not declared: the play fails, naming the key
+    ],
+)
+def test_documented_role_picks_the_release_as_pinmgr_check_does(
+    tmp_path: Path, distribution: str, version: str, declared: list[str], expected: str | None
+) -> None:
+    """The role's release tasks, run by the real ansible-playbook with the host's facts given
+    as extra vars (no host of those releases here: the facts are what setup would report)."""
+    tasks = yaml.safe_load((SITE / "roles/pinned_packages/tasks/main.yml").read_text())
+    (tmp_path / "release.yml").write_text(yaml.safe_dump(tasks[:2]))
+    defaults = yaml.safe_load((SITE / "roles/pinned_packages/defaults/main.yml").read_text())
+    (tmp_path / "pb.yml").write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_tasks: release.yml\n"
+        "    - ansible.builtin.debug:\n        msg: 'key={{ pinned_packages_release }}'\n"
+    )
+    facts = {
+        "distribution": distribution,
+        "distribution_version": version,
+        "distribution_major_version": version.split(".", maxsplit=1)[0],
+    }
+    extra = {**defaults, "ansible_facts": facts, "pinmgr_pins": {k: {} for k in declared}}
+    (tmp_path / "vars.json").write_text(json.dumps(extra))
+    cmd = [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", "pb.yml"]
+    proc = subprocess.run(
+        [*cmd, "-e", "@vars.json"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    if expected is None:
+        assert proc.returncode != 0
+        assert "rocky-9.4 is not declared for this role" in proc.stdout
+    else:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f'"msg": "key={expected}"' in proc.stdout
