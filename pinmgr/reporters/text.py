@@ -37,7 +37,10 @@ if TYPE_CHECKING:
 
 # C0/C1 controls, zero-width and bidi controls, line/paragraph separators, and lone surrogates
 # (undecodable host bytes: printing one raises UnicodeEncodeError on a UTF-8 stdout).
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+    r"\ud800-\udfff]"
+)
 
 CI_TOKEN = re.compile(
     r"(?<=:):"  # GitHub Actions ``::command``
@@ -48,8 +51,11 @@ CI_TOKEN = re.compile(
 """The one character of each CI runner command token that ``neutralise`` escapes."""
 
 # Characters JSON may carry raw but a log viewer or terminal must not see raw: C1 controls,
-# line and paragraph separators, bidi controls, and lone surrogates (undecodable host bytes).
-_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+# line and paragraph separators, bidi controls (U+061C ARABIC LETTER MARK among them), invisible
+# joiners and the BOM, and lone surrogates (undecodable host bytes).
+_JSON_UNSAFE = re.compile(
+    r"[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 
 
 def _hex(char: str) -> str:

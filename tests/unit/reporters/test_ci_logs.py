@@ -59,7 +59,7 @@ PIECES = [
     "::error", "::warning file=x,line=1::", "::stop-commands::", "##vso[", "##VSO[", "##[",
     "##[group]", "##teamcity[", "[red]", "[/red]", "[bold", "%0A", "%0D", "%25", "%3A", ",",
     "=", "\\", "<", ">", "&", '"', "|", "`", "*", "_", "~", "a", "web", "1.0-1", "2:1.0",
-    "http://x.io", "\udcff", "\ufffe",
+    "http://x.io", "\udcff", "\ufffe", "\u061c", "\u2060", "\ufeff", "\u200b",
 ]  # fmt: skip
 CHARS = sorted({c for piece in PIECES for c in piece})
 
@@ -121,7 +121,8 @@ _SGR = re.compile(r"\x1b\[[0-9;]*m")
 # Every character some log reader treats as a line end (Python's str.splitlines set).
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _RAW = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064"
+    r"\u2066-\u2069\ufeff\ud800-\udfff]"
 )
 
 
