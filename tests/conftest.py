@@ -1,10 +1,10 @@
 """Suite-wide: a summary section for oracle counts (how many pairs were checked), a throwaway
 $HOME for the whole run, and a guard that fails the run if the machine's own files changed.
 
-The suite runs in parallel (tests/run.sh: pytest-xdist, ``-n 2 --dist loadfile``: each test
-module runs whole on one worker, so module-scoped fixtures such as a shared lab stay shared;
-session-scoped fixtures such as ``pg_server`` run once per worker). Rules that keep a test
-parallel-safe, for everyone adding tests:
+The suite runs in parallel (tests/run.sh: pytest-xdist, two workers per core, ``--dist
+loadfile``: each test module runs whole on one worker, so module-scoped fixtures such as a
+shared lab stay shared; session-scoped fixtures such as ``pg_server`` run once per worker).
+Rules that keep a test parallel-safe, for everyone adding tests:
 
 - Lab hosts only through ``hostlab``/``lab`` (tests/functional/conftest.py) or ``Lab()``: a lab
   takes an exclusive slot (subnet, bridge, netns names) from tests/hostlab/net.py, from a range
@@ -17,7 +17,8 @@ parallel-safe, for everyone adding tests:
   subprocess); $HOME is already a throwaway dir per worker. Never touch the real ~/.ssh,
   /etc or the machine's package databases (the guard below fails the run).
 - Nothing may depend on another module having run first, or on running alone: a module
-  can share the machine with any other module.
+  can share the machine with any other module, and each core with another worker, so
+  deadlines must hold on a loaded machine (poll with a generous deadline, never time a step).
 """
 
 from __future__ import annotations

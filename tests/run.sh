@@ -57,12 +57,16 @@ echo "== mypy --strict"
 "$VENV/bin/mypy" pinmgr
 echo "== pytest"
 set +e
-# In parallel (pytest-xdist): one worker per core, each test module whole on one worker (its
-# module-scoped lab hosts stay shared), modules in collection order so the long functional
-# modules start first. PINMGR_TEST_WORKERS=0 runs serially. Parallel-safety rules for new
-# tests: tests/conftest.py.
+# In parallel (pytest-xdist): each test module whole on one worker (its module-scoped lab
+# hosts stay shared), modules in collection order so the long functional modules start first.
+# Two workers per core, at most 8: the tests mostly wait (hosts, ssh, subprocesses, timeouts),
+# so on 2 cores 4 workers beat 2 (and 8: more start-up, and lab slots are shared out per
+# worker). PINMGR_TEST_WORKERS=N sets the count, 0 runs serially. Parallel-safety rules for
+# new tests: tests/conftest.py.
+workers=$(( $(nproc) * 2 ))
+workers=$(( workers > 8 ? 8 : workers ))
 PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/pytest" -p no:cacheprovider --durations=25 \
-  -n "${PINMGR_TEST_WORKERS:-auto}" --dist loadfile --no-loadscope-reorder "$@"
+  -n "${PINMGR_TEST_WORKERS:-$workers}" --dist loadfile --no-loadscope-reorder "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
