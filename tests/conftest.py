@@ -1,5 +1,25 @@
 """Suite-wide: a summary section for oracle counts (how many pairs were checked), a throwaway
-$HOME for the whole run, and a guard that fails the run if the machine's own files changed."""
+$HOME for the whole run, and a guard that fails the run if the machine's own files changed.
+
+The suite runs in parallel (tests/run.sh: pytest-xdist, two workers per core, ``--dist
+loadfile``: each test module runs whole on one worker, so module-scoped fixtures such as a
+shared lab stay shared; session-scoped fixtures such as ``pg_server`` run once per worker).
+Rules that keep a test parallel-safe, for everyone adding tests:
+
+- Lab hosts only through ``hostlab``/``lab`` (tests/functional/conftest.py) or ``Lab()``: a lab
+  takes an exclusive slot (subnet, bridge, netns names) from tests/hostlab/net.py, from a range
+  of its own per xdist worker. Never a fixed subnet, bridge, netns name or address.
+- Ports: bind port 0 (or let the tool pick) and read the port back; never a fixed port.
+  PostgreSQL only through ``pg_server`` (unix socket in its own temp dir, no port).
+- Files: ``tmp_path``/``tmp_path_factory`` (per worker) or ``tempfile.mkdtemp``; never a fixed
+  path in /tmp, and never write into the checkout (two workers share it).
+- Process state: ``monkeypatch`` for env vars and cwd (or pass ``env=``/``cwd=`` to the
+  subprocess); $HOME is already a throwaway dir per worker. Never touch the real ~/.ssh,
+  /etc or the machine's package databases (the guard below fails the run).
+- Nothing may depend on another module having run first, or on running alone: a module
+  can share the machine with any other module, and each core with another worker, so
+  deadlines must hold on a loaded machine (poll with a generous deadline, never time a step).
+"""
 
 from __future__ import annotations
 
@@ -20,26 +40,45 @@ _MACHINE_CHANGES: list[str] = []
 _STATE: dict[str, object] = {}
 
 
+_CHECKED = "pinmgr-checked"
+"""user_properties key of a ``checked`` line: reports carry it from an xdist worker to the
+controller, which prints the summary."""
+
+
 @pytest.fixture
-def checked() -> Callable[[str], None]:
+def checked(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Record a line like "checked 5000 deb pairs against dpkg" for the end-of-run summary."""
 
     def add(message: str) -> None:
         print(message)
-        _CHECKS.append(message)
+        request.node.user_properties.append((_CHECKED, message))
 
     return add
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect ``checked`` lines (from this process's tests or, under xdist, a worker's)."""
+    if report.when == "teardown":
+        _CHECKS.extend(str(v) for k, v in report.user_properties if k == _CHECKED)
+
+
+def _xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Fingerprint the machine, then point $HOME at a temp dir: tools the tests start (rpm's
-    ~/.rpmdb, ansible's ~/.ansible, ssh's ~/.ssh) must never write into the real one."""
-    homes = [Path(os.environ.get("HOME") or Path.home())]
-    with contextlib.suppress(KeyError):
-        homes.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
-    items = guarded(homes)
-    _STATE["items"] = items
-    _STATE["before"] = fingerprint(items)
+    ~/.rpmdb, ansible's ~/.ansible, ssh's ~/.ssh) must never write into the real one.
+
+    Under xdist the controller fingerprints before any worker starts and compares after all
+    have ended (a worker's own summary would not be shown); each worker gets its own $HOME."""
+    if not _xdist_worker(config):
+        homes = [Path(os.environ.get("HOME") or Path.home())]
+        with contextlib.suppress(KeyError):
+            homes.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
+        items = guarded(homes)
+        _STATE["items"] = items
+        _STATE["before"] = fingerprint(items)
     _STATE["home"] = os.environ.get("HOME")
     temp_home = tempfile.mkdtemp(prefix="pinmgr-test-home-")
     _STATE["temp_home"] = temp_home

@@ -33,14 +33,20 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$VENV/bin/python" -m pip install -q -e '.[test]'
 
 # community.general (yum_versionlock: emit ansible-playbook --hold on rpm hosts) is not part of
 # ansible-core and Ansible Galaxy is not reachable from CI: its files come from the `ansible`
-# wheel on PyPI (tests/fetch_collection.py), into the test venv.
+# wheel on PyPI (tests/fetch_collection.py), into the test venv. Fetched while pip installs
+# the test dependencies (independent downloads; the wait below fails the run if it failed).
 COLLECTIONS="$PWD/$VENV/collections"
+fetch_pid=
 if [ ! -d "$COLLECTIONS/ansible_collections/community/general" ]; then
-  "$VENV/bin/python" tests/fetch_collection.py "$COLLECTIONS" community.general
+  "$VENV/bin/python" tests/fetch_collection.py "$COLLECTIONS" community.general &
+  fetch_pid=$!
+fi
+"$VENV/bin/python" -m pip install -q -e '.[test]'
+if [ -n "$fetch_pid" ]; then
+  wait "$fetch_pid"
 fi
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS"
 
@@ -63,7 +69,16 @@ echo "== mypy --strict"
 "$VENV/bin/mypy" pinmgr
 echo "== pytest"
 set +e
-PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/pytest" -p no:cacheprovider --durations=25 "$@"
+# In parallel (pytest-xdist): each test module whole on one worker (its module-scoped lab
+# hosts stay shared), modules in collection order so the long functional modules start first.
+# Two workers per core, at most 8: the tests mostly wait (hosts, ssh, subprocesses, timeouts),
+# so on 2 cores 4 workers beat 2 (and 8: more start-up, and lab slots are shared out per
+# worker). PINMGR_TEST_WORKERS=N sets the count, 0 runs serially. Parallel-safety rules for
+# new tests: tests/conftest.py.
+workers=$(( $(nproc) * 2 ))
+workers=$(( workers > 8 ? 8 : workers ))
+PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/pytest" -p no:cacheprovider --durations=25 \
+  -n "${PINMGR_TEST_WORKERS:-$workers}" --dist loadfile --no-loadscope-reorder "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

@@ -100,6 +100,23 @@ def _links() -> set[str]:
 # --- pure: what is planted is exactly what the spec says ------------------------------------
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 8])
+def test_xdist_workers_get_disjoint_lab_slots(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    from tests.hostlab import net
+
+    shares = []
+    for index in range(count):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{index}")
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", str(count))
+        shares.append(set(net.slot_range()))
+    taken = [n for share in shares for n in share]
+    assert len(taken) == len(set(taken))  # no slot in two workers' shares
+    assert set(taken) <= set(range(1, net.MAX_SLOT + 1))
+    assert min(len(share) for share in shares) == net.MAX_SLOT // count
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert net.slot_range() == range(1, net.MAX_SLOT + 1)  # not under xdist: every slot
+
+
 def test_older_and_newer_are_ordered_by_dpkg() -> None:
     for release, packages in BASE_PACKAGES.items():
         for name, version in packages.items():

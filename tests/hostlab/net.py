@@ -116,6 +116,22 @@ def assert_routed_locally(address: str, bridge: str | None = None) -> str:
     return dev
 
 
+def slot_range() -> range:
+    """The slots this process may take: all of them, or under pytest-xdist a disjoint share per
+    worker (``gw0`` the lowest), so a slot freed by one worker is never taken by another
+    mid-test (test_a_killed_run_is_cleaned_up_by_the_next_lab_in_its_slot takes a dead run's
+    slot back; processes a test starts inherit the worker's variables, hence its share)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    m = re.fullmatch(r"gw(\d+)", worker)
+    if not m or not count.isdigit() or int(count) < 1:
+        return range(1, MAX_SLOT + 1)
+    index, share = int(m.group(1)), MAX_SLOT // int(count)
+    if share < 1 or index >= int(count):
+        raise LabError(f"cannot share {MAX_SLOT} lab slots among {count} xdist workers")
+    return range(index * share + 1, (index + 1) * share + 1)
+
+
 class Slot:
     """An exclusive lab number (flock on a file in /run), so concurrent labs never collide.
 
@@ -125,7 +141,7 @@ class Slot:
 
     def __init__(self) -> None:
         STATE_DIR.mkdir(mode=0o700, exist_ok=True)
-        for n in range(1, MAX_SLOT + 1):
+        for n in slot_range():
             fd = os.open(STATE_DIR / f"slot-{n}.lock", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -138,7 +154,8 @@ class Slot:
             self._fd: int | None = fd
             purge_slot(n)
             return
-        raise LabError(f"all {MAX_SLOT} lab slots are in use")
+        slots = slot_range()
+        raise LabError(f"all lab slots {slots.start}-{slots.stop - 1} are in use")
 
     @property
     def bridge(self) -> str:

@@ -169,6 +169,9 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
         "NO_COLOR": "1",
         "ANSIBLE_LOCAL_TEMP": str(cwd / ".ansible-tmp"),
         "ANSIBLE_HOME": str(cwd / ".ansible-home"),
+        # A local connection expands the default ~/.ansible/tmp as ~root (the passwd home,
+        # not $HOME): it would create /root/.ansible on the machine.
+        "ANSIBLE_REMOTE_TMP": str(cwd / ".ansible-remote-tmp"),
         **(env or {}),
     }
     proc = subprocess.run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -290,7 +291,10 @@ def test_documented_role_finds_this_hosts_release_and_asks_apt_for_the_pinned_ve
     bogus = tmp_path / "bogus"
     bogus.mkdir()
     cmd = _site(bogus, {"bash": "0.0.1-0"})
-    proc = subprocess.run(cmd, cwd=bogus / "site", capture_output=True, text=True, check=False)
+    env = {**os.environ, "ANSIBLE_REMOTE_TMP": str(bogus / ".ansible-remote-tmp")}  # as run()
+    proc = subprocess.run(
+        cmd, cwd=bogus / "site", env=env, capture_output=True, text=True, check=False
+    )
     assert proc.returncode != 0
     assert "bash=0.0.1-0" in proc.stdout
 
