@@ -331,8 +331,14 @@ def test_documented_role_picks_the_release_as_pinmgr_check_does(
     extra = {**defaults, "ansible_facts": facts, "pinmgr_pins": {k: {} for k in declared}}
     (tmp_path / "vars.json").write_text(json.dumps(extra))
     cmd = [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", "pb.yml"]
+    env = {**os.environ, "ANSIBLE_REMOTE_TMP": str(tmp_path / ".ansible-remote-tmp")}
     proc = subprocess.run(
-        [*cmd, "-e", "@vars.json"], cwd=tmp_path, capture_output=True, text=True, check=False
+        [*cmd, "-e", "@vars.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if expected is None:
         assert proc.returncode != 0
