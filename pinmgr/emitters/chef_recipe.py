@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pinmgr.emitters._files import changed, globbed, orphans
 from pinmgr.emitters._text import comment, safe_name
-from pinmgr.emitters.ansible_vars import GENERATED_MARK, installable
-from pinmgr.emitters.ansible_vars import check as check_files
+from pinmgr.emitters.ansible_vars import installable
 from pinmgr.emitters.dnf_versionlock import lock_entry
 from pinmgr.errors import UsageError, VersionError
 from pinmgr.lockfile.load import OS_RELEASE_RE
@@ -344,20 +344,8 @@ def _refuse_invalid(pin: Pin) -> None:
 
 
 def check(expected: dict[str, str], out_dir: str | Path) -> list[str]:
-    """For ``--check``: missing, stale or orphaned generated files (as ``ansible_vars.check``)."""
+    """For ``--check``: missing, stale or orphaned generated files (a recipe pinmgr wrote for a
+    role no longer in the lockfile)."""
     root = Path(out_dir)
-    problems = set(check_files(expected, root))
-    recipes = root / COOKBOOK / "recipes"
-    if recipes.is_dir():
-        for path in recipes.glob("*.rb"):
-            rel = path.relative_to(root).as_posix()
-            if rel in expected:
-                continue
-            try:
-                with path.open(encoding="utf-8", errors="replace") as fh:
-                    first = fh.readline()
-            except OSError:
-                continue
-            if first.startswith(GENERATED_MARK):
-                problems.add(rel)
-    return sorted(problems)
+    recipes = globbed([root / COOKBOOK / "recipes"], "*.rb")
+    return sorted(changed(expected, root) | orphans(expected, root, recipes))
