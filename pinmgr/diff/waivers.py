@@ -6,15 +6,20 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from pinmgr.model import Finding, FindingKind, Waiver
+from pinmgr.model import Ecosystem, Finding, FindingKind, Waiver
+from pinmgr.versions.names import split_arch
 
 WAIVABLE = frozenset({FindingKind.DRIFT, FindingKind.MISSING})
 
 
 def matches(waiver: Waiver, finding: Finding) -> bool:
-    """A waiver selects by package, and optionally ecosystem, host, role and environment."""
+    """A waiver selects by package, and optionally ecosystem, host, role and environment.
+
+    A waiver for ``glibc`` also covers the per-architecture findings of that pin
+    (``glibc.i686``, ``libssl3:i386``); one naming an architecture covers only that one.
+    """
     return (
-        waiver.package == finding.package
+        waiver.package in (finding.package, _base_name(finding))
         and (waiver.ecosystem is None or waiver.ecosystem == finding.ecosystem)
         and (waiver.host is None or waiver.host == finding.host)
         and (waiver.role is None or waiver.role == finding.role)
@@ -45,6 +50,15 @@ def apply(findings: Iterable[Finding], waivers: Sequence[Waiver], today: dt.date
         else:
             out.append(finding)
     return out
+
+
+def _base_name(finding: Finding) -> str:
+    """The finding's package without its architecture (rpm ``name.arch``, deb ``name:arch``)."""
+    if finding.ecosystem is Ecosystem.RPM:
+        return split_arch(finding.package)[0]
+    if finding.ecosystem is Ecosystem.DEB:
+        return finding.package.split(":", 1)[0]
+    return finding.package
 
 
 def _describe(waiver: Waiver) -> str:

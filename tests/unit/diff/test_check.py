@@ -15,6 +15,7 @@ from pinmgr.model import (
     Direction,
     Ecosystem,
     FailureKind,
+    Finding,
     FindingKind,
     Host,
     HostFailure,
@@ -218,3 +219,27 @@ def test_unparsable_installed_version_is_drift_not_a_crash() -> None:
     (f,) = check(lock, [HostSnapshot(venv_host, BOOKWORM, (bad,))])
     assert f.kind is FindingKind.DRIFT and f.direction is None
     assert f.reason == "installed version 'not a version!' is not PEP 440"
+
+
+@pytest.mark.parametrize(
+    ("waived", "eco", "package", "covered"),
+    [
+        ("glibc", Ecosystem.RPM, "glibc.i686", True),  # the pin's per-architecture finding
+        ("glibc", Ecosystem.RPM, "glibc.x86_64", True),
+        ("glibc.i686", Ecosystem.RPM, "glibc.x86_64", False),  # an arch names only itself
+        ("glibc.i686", Ecosystem.RPM, "glibc.i686", True),
+        ("python3", Ecosystem.RPM, "python3.11", False),  # .11 is no architecture
+        ("libssl3", Ecosystem.DEB, "libssl3:i386", True),
+        ("libssl3:i386", Ecosystem.DEB, "libssl3", False),
+        ("requests", Ecosystem.PIP, "requests", True),
+    ],
+)
+def test_a_waiver_without_an_architecture_covers_every_architecture(
+    waived: str, eco: Ecosystem, package: str, covered: bool
+) -> None:
+    waiver = Waiver(package=waived, reason="known", expires=dt.date(2030, 1, 1))
+    drift = Finding(
+        kind=FindingKind.DRIFT, host="h", env="e", role="app", ecosystem=eco, package=package
+    )
+    (out,) = waivers.apply([drift], [waiver], dt.date(2026, 12, 7))
+    assert (out.kind is FindingKind.WAIVED) is covered
