@@ -952,7 +952,7 @@ def history_view(
     if not history.enabled or (history.url is None and not default_path(lockfile_path).exists()):
         return None, []
     scope = Scope.of(Path(lockfile_path).as_posix(), options.envs, options.roles)
-    store = open_store(history.url, lockfile_path)
+    store = open_store(history.url, lockfile_path, read_only=True)
     try:
         trend = store.trend(options.envs, trend_runs)
         findings = store.last_findings(scope)

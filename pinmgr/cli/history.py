@@ -185,7 +185,10 @@ def render_runs(runs: Sequence[RunInfo], fmt: str) -> str:
 @app.command(name="history")
 def history_cmd(
     host: Annotated[
-        str | None, typer.Argument(metavar="[HOST]", help="Only this host (name).")
+        str | None,
+        typer.Argument(
+            metavar="[HOST]", help="Only this host: a name, or a glob ('web*', '*' for every host)."
+        ),
     ] = None,
     package: Annotated[
         str | None,
@@ -233,7 +236,7 @@ def history_cmd(
     \b
       pinmgr history                          # every host and package
       pinmgr history web1 openssl             # one host, one package
-      pinmgr history --env production 'lib*' --since 7d -f json
+      pinmgr history --env production '*' 'lib*' --since 7d -f json
       pinmgr history --runs                   # past runs with their summaries
       pinmgr history --prune --keep 90d       # forget runs older than 90 days
     """
@@ -256,7 +259,7 @@ def history_cmd(
             sys.stdout.write(f"no runs recorded (no store at {where})\n")
         return
     now = dt.datetime.now(dt.timezone.utc)
-    store = open_store(history, lockfile)
+    store = open_store(history, lockfile, read_only=not prune)
     try:
         if prune:
             age = _since(keep, "--keep")

@@ -17,8 +17,11 @@ def default_path(lockfile: str | Path) -> Path:
     return Path(lockfile).parent / DEFAULT_DIR / DEFAULT_FILE
 
 
-def open_store(url: str | None, lockfile: str | Path) -> Store:
-    """``url``: ``postgresql://...``, ``sqlite:///path``, a plain path, or None (the default)."""
+def open_store(url: str | None, lockfile: str | Path, *, read_only: bool = False) -> Store:
+    """``url``: ``postgresql://...``, ``sqlite:///path``, a plain path, or None (the default).
+
+    ``read_only``: the caller only reads; a SQLite store it cannot write is opened read-only.
+    """
     if url and url.startswith(("postgresql://", "postgres://")):
         from pinmgr.history.postgresql import open_postgresql
 
@@ -35,7 +38,7 @@ def open_store(url: str | None, lockfile: str | Path) -> Store:
         path = Path(url.removeprefix("sqlite://")) if url.startswith("sqlite://") else Path(url)
     else:
         path = default_path(lockfile)
-    return open_sqlite(path, str(path))
+    return open_sqlite(path, str(path), read_only=read_only)
 
 
 __all__ = ["HistoryError", "Store", "default_path", "open_store"]

@@ -75,11 +75,14 @@ from_db = codec.from_db
 class SqlStore:
     """``interface.Store`` on an open connection (autocommit; transactions are explicit)."""
 
-    def __init__(self, url: str, conn: Any, dialect: Dialect) -> None:
+    def __init__(self, url: str, conn: Any, dialect: Dialect, *, read_only: bool = False) -> None:
         self.url = url
         self._conn = conn
         self._d = dialect
-        self._migrate()
+        if read_only:
+            self._check_schema()
+        else:
+            self._migrate()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -113,6 +116,18 @@ class SqlStore:
             raise StoreUnavailable(f"{self.url}: cannot read the history store: {exc}") from exc
         finally:
             cur.close()
+
+    def _check_schema(self) -> None:
+        """A store opened read-only is read as it is: only its own schema version will do."""
+        with self._read() as cur:
+            row = self._q(cur, "SELECT version FROM pinmgr_schema").fetchone()
+        version = int(row[0]) if row else 0
+        if version != CURRENT:
+            newer = "newer than this pinmgr knows" if version > CURRENT else "older"
+            raise HistoryError(
+                f"{self.url}: history schema version {version} is {newer} ({CURRENT}) and the "
+                "store is read-only here: open it once where it can be written"
+            )
 
     def _migrate(self) -> None:
         with self._write() as cur:
@@ -417,7 +432,7 @@ class SqlStore:
         since: dt.datetime | None = None,
     ) -> list[VersionSpan]:
         with self._read() as cur:
-            if host is None:
+            if host is None or _is_glob(host):
                 rows = self._q(cur, "SELECT id, env, name FROM hosts").fetchall()
             else:
                 rows = self._q(
@@ -426,7 +441,8 @@ class SqlStore:
             hosts = {
                 int(i): (from_db(e), from_db(n))
                 for i, e, n in rows
-                if not envs or from_db(e) in envs
+                if (not envs or from_db(e) in envs)
+                and (host is None or fnmatch.fnmatchcase(from_db(n), host))
             }
             states = self._states(cur, list(hosts))
             versions: dict[int, tuple[str, str, str]] = {}
@@ -498,6 +514,10 @@ class SqlStore:
             )
             self._q(cur, "DELETE FROM hosts WHERE id NOT IN (SELECT host_id FROM run_hosts)")
         return int(n)
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
 
 
 class _Memo(dict[str, str]):

@@ -176,6 +176,49 @@ def test_a_read_only_directory_warns_and_the_check_goes_on(world: Path, tmp_path
     assert not (locked / ".pinmgr").exists()
 
 
+def test_a_store_in_a_read_only_directory_is_still_read(world: Path, tmp_path: Path) -> None:
+    """A store recorded earlier, then its directory mounted read-only (a CI cache, another
+    user's checkout): history and report --from-history read it; --prune says it cannot."""
+    home = tmp_path / "shared"
+    home.mkdir()
+    shutil.copy(world / "pinmgr.toml", home / "pinmgr.toml")
+    env = {k: v for k, v in os.environ.items() if k not in ("PINMGR_HISTORY", "PINMGR_NO_HISTORY")}
+    for snap in ("before.json", "after.json"):  # two runs, with a version change between
+        shutil.copy(world / snap, home / snap)
+        done = subprocess.run(
+            [sys.executable, "-m", "pinmgr", "check", "-l", "pinmgr.toml", "--snapshot", snap,
+             "-q", "--no-ok"],
+            cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 1 and done.stderr == "", done.stderr
+    store = home / ".pinmgr"
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$1" && shift && "$@"'
+
+    def read_only(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(store),
+             str(home), sys.executable, "-m", "pinmgr", *args],
+            env={**env, "NO_COLOR": "1", "COLUMNS": "200"},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    history = read_only("history", "-l", "pinmgr.toml", "localhost", "base-files", "-f", "json")
+    assert history.returncode == 0, history.stderr
+    versions = {row["version"] for row in json.loads(history.stdout)["versions"]}
+    assert "12.0" in versions and len(versions) == 2, versions
+    glob = read_only("history", "-l", "pinmgr.toml", "local*", "base-files", "-f", "json")
+    assert glob.returncode == 0 and glob.stdout == history.stdout, glob.stderr
+    runs = read_only("history", "-l", "pinmgr.toml", "--runs")
+    assert runs.returncode == 0 and len(runs.stdout.splitlines()) == 3, runs.stdout + runs.stderr
+    page = read_only(
+        "report", "-l", "pinmgr.toml", "--from-history", "--html", str(tmp_path / "r.html")
+    )
+    assert page.returncode in (0, 1), page.stderr
+    assert (tmp_path / "r.html").stat().st_size > 0
+    prune = read_only("history", "-l", "pinmgr.toml", "--prune", "--keep", "1d")
+    assert prune.returncode == 2 and "cannot open the history store" in prune.stderr
+
+
 def test_prune_keeps_recent_runs(world: Path, tmp_path: Path) -> None:
     store = str(tmp_path / "h.sqlite")
     check(world, store, "before.json")
