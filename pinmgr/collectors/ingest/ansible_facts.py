@@ -16,10 +16,14 @@ bounded, types checked, and a bad file is one ``IngestError`` line naming it.
 
 from __future__ import annotations
 
+import array
+import concurrent.futures
 import contextlib
 import datetime as dt
 import json
+import multiprocessing
 import operator
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,20 +161,89 @@ def files_of(path: Path) -> list[Path]:
     return files
 
 
+PARALLEL_FILES = 256
+"""From this many fact files on, they are read in worker processes (one per CPU, at most 4):
+parsing two JSON documents per file is most of a fact-cache check. Fewer are read here."""
+
+
 def read(paths: Sequence[Path], documents: dict[Path, object] | None = None) -> list[SavedResult]:
     """Every host in ``paths`` (directories or single files), facts combined per host.
 
     ``documents``: files the caller has already parsed (to sniff their format), by path.
     """
+    files = [file for path in paths for file in files_of(path)]
+    workers = min(os.cpu_count() or 1, 4) if len(files) >= PARALLEL_FILES else 1
+    parallel = workers > 1
+    hosts = _read_in_workers(files, workers) if parallel else _read_files(files, documents or {})
+    return [_result(h) for h in sorted(hosts.values(), key=lambda h: h.name)]
+
+
+def _read_files(files: Sequence[Path], documents: dict[Path, object]) -> dict[str, _HostFacts]:
+    """The files, in order, as hosts (facts of one host's several files combined)."""
     hosts: dict[str, _HostFacts] = {}
     memo: _Memo = {}  # equal packages of different hosts are one shared value
-    for path in paths:
-        for file in files_of(path):
-            doc = (documents or {}).get(file)
-            if doc is None:
-                doc = read_json(file)
-            _add(hosts, file, doc, memo)
-    return [_result(h) for h in sorted(hosts.values(), key=lambda h: h.name)]
+    for file in files:
+        doc = documents.get(file)
+        if doc is None:
+            doc = read_json(file)
+        _add(hosts, file, doc, memo)
+    return hosts
+
+
+_Packed = tuple[
+    dict[str, _HostFacts],  # hosts, their package lists emptied
+    list[tuple[Ecosystem, str, str, str]],  # the chunk's distinct packages, by fields
+    dict[tuple[str, str], tuple[bytes, list[str]]],  # (host, key) -> indices, warnings
+]
+
+
+def _read_chunk(files: Sequence[Path]) -> _Packed:
+    """A worker's slice, packed small: each distinct package once, hosts as index arrays
+    (unpickling a fleet's millions of package references cost more than reading them)."""
+    hosts = _read_files(files, {})
+    index: dict[int, int] = {}
+    table: list[tuple[Ecosystem, str, str, str]] = []
+    lists: dict[tuple[str, str], tuple[bytes, list[str]]] = {}
+    for name, entry in hosts.items():
+        for key, (pkgs, warnings) in entry.packages.items():
+            for pkg in pkgs:
+                if id(pkg) not in index:
+                    index[id(pkg)] = len(table)
+                    table.append((pkg.ecosystem, pkg.name, pkg.version, pkg.arch))
+            ids = array.array("I", map(index.__getitem__, map(id, pkgs)))
+            lists[(name, key)] = (ids.tobytes(), warnings)
+        entry.packages = {}
+    return hosts, table, lists
+
+
+def _read_in_workers(files: Sequence[Path], workers: int) -> dict[str, _HostFacts]:
+    """``_read_files`` on consecutive slices in worker processes, merged in file order (the
+    first bad file is still the one reported); equal packages are one value across slices
+    (``check`` compares hosts' packages by identity)."""
+    size = -(-len(files) // (workers * 4))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    hosts: dict[str, _HostFacts] = {}
+    shared: dict[tuple[Ecosystem, str, str, str], InstalledPackage] = {}
+    # fork: the workers need nothing but this module, already imported; no thread runs yet.
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for part, rows, lists in pool.map(_read_chunk, chunks):
+            table = [shared.setdefault(fields, InstalledPackage(*fields)) for fields in rows]
+            for (name, key), (raw, warnings) in lists.items():
+                ids = array.array("I")
+                ids.frombytes(raw)
+                part[name].packages[key] = (list(map(table.__getitem__, ids)), warnings)
+            for name, entry in part.items():
+                mine = hosts.get(name)
+                if mine is None:
+                    hosts[name] = entry
+                    continue
+                mine.files.extend(entry.files)
+                mine.mtime = max(mine.mtime, entry.mtime)
+                mine.failures.extend(entry.failures)
+                mine.packages.update(entry.packages)
+                mine.facts.update(entry.facts)
+    return hosts
 
 
 def _where(entry: _HostFacts) -> str:

@@ -161,6 +161,35 @@ def test_setup_tree_plus_package_facts_tree_make_one_host(ansible_run: dict[str,
     assert _deb(snap) == dpkg_oracle()
 
 
+def test_files_read_in_worker_processes_give_what_reading_here_gives(
+    ansible_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big caches are read in worker processes (``PARALLEL_FILES``): the same hosts, facts of
+    one host's several files combined in file order, equal packages one shared value, and
+    the first bad file still the one named. Real Ansible files, copied under 40 host names
+    (one host's setup and package facts split across two --tree directories too)."""
+    root = ansible_run["root"]
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    real = (root / "cache" / "s1_localhost").read_bytes()
+    for i in range(40):
+        (cache / f"s1_h{i:02d}").write_bytes(real)
+    paths = [cache, root / "setup", root / "tree"]
+    here = ansible_facts.read(paths)
+    monkeypatch.setattr(ansible_facts, "PARALLEL_FILES", 2)
+    monkeypatch.setattr(ansible_facts.os, "cpu_count", lambda: 3)
+    there = ansible_facts.read(paths)
+    assert [r.result for r in there] == [r.result for r in here]
+    assert [(r.collected_at, r.source) for r in there] == [(r.collected_at, r.source) for r in here]
+    snaps = [r.result for r in there if isinstance(r.result, HostSnapshot)]
+    assert len(snaps) == 41
+    assert all(a is b for a, b in zip(snaps[0].packages, snaps[-1].packages, strict=True))
+    (cache / "s1_h17").write_text("{")
+    (cache / "s1_h33").write_text("[")
+    with pytest.raises(ansible_facts.IngestError, match=r"s1_h17:1:2: not JSON"):
+        ansible_facts.read(paths)
+
+
 def _facts(**overrides: object) -> dict[str, object]:
     facts: dict[str, object] = {
         "ansible_distribution": "Debian",
