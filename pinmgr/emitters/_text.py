@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+from pinmgr.errors import UsageError, VersionError
+from pinmgr.model import Ecosystem, Pin, PolicyKind
+from pinmgr.versions.names import name_problem
+from pinmgr.versions.policy import parse_policy
+
 # Jinja delimiters: Ansible templates every string it reads from vars and playbooks, so a
 # value holding one is tagged ``!unsafe`` to be taken literally.
 _JINJA = ("{{", "{%", "{#")
@@ -69,3 +74,30 @@ def comment(text: str) -> str:
 def safe_name(name: str) -> bool:
     """A name usable as one path component (``app``, ``web-1``, ``db.main``)."""
     return bool(_SAFE_NAME.fullmatch(name))
+
+
+def installable(ecosystem: Ecosystem, spec: str) -> str:
+    """An exact pin's version as package managers take it: pip's ``==1.0`` is ``1.0``."""
+    if ecosystem is Ecosystem.PIP and spec.lstrip().startswith("=="):
+        return spec.lstrip().lstrip("=").strip()
+    return spec
+
+
+def refuse_invalid(pin: Pin, output: str) -> None:
+    """Never write a pin the lockfile rules reject: a stray newline would forge a stanza or a
+    lock entry, a quote would end a string in code root runs. ``output`` names what is then
+    not written (``apt preferences``, ``Chef recipe``).
+
+    Unreachable for a lockfile that was loaded; a model built by other means is checked too.
+    """
+    reason = name_problem(pin.ecosystem, pin.package)
+    spec = installable(pin.ecosystem, pin.spec) if pin.policy.kind is PolicyKind.EXACT else pin.spec
+    if reason is None:
+        try:
+            if parse_policy(pin.ecosystem, spec).kind is not pin.policy.kind:
+                reason = f"{pin.package}: pin {pin.spec!r} is not a {pin.policy.kind.value} pin"
+        except VersionError as exc:
+            reason = f"{pin.package}: {exc.message}"
+    if reason is not None:
+        where = f"{pin.location}: " if pin.location else ""
+        raise UsageError(f"{where}{reason}; no {output} written")

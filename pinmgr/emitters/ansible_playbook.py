@@ -25,8 +25,7 @@ from pathlib import PurePosixPath
 
 from packaging.utils import canonicalize_name
 
-from pinmgr.emitters._text import comment, yaml_str
-from pinmgr.emitters.ansible_vars import installable
+from pinmgr.emitters._text import comment, installable, yaml_str
 from pinmgr.model import (
     CheckReport,
     Ecosystem,

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pinmgr.emitters._files import changed, globbed, orphans
-from pinmgr.emitters._text import comment, safe_name, yaml_str
+from pinmgr.emitters._text import comment, installable, safe_name, yaml_str
 from pinmgr.errors import UsageError
-from pinmgr.model import SHARED_ROLE, Ecosystem, Lockfile, Pin, PolicyKind, assert_never
+from pinmgr.model import SHARED_ROLE, Lockfile, Pin, PolicyKind, assert_never
 
 _Tree = dict[str, dict[str, list[Pin]]]
 # Renders what follows ``"<package>":``: a suffix for that line, then any further lines.
@@ -95,13 +95,6 @@ def _render(lockfile: Lockfile, role: str, digest: str) -> str:
 def _version(pin: Pin) -> str:
     """The version text a package manager accepts (``==`` is pip syntax, not a version)."""
     return yaml_str(installable(pin.ecosystem, pin.spec))
-
-
-def installable(ecosystem: Ecosystem, spec: str) -> str:
-    """An exact pin's version as package managers take it: pip's ``==1.0`` is ``1.0``."""
-    if ecosystem is Ecosystem.PIP and spec.lstrip().startswith("=="):
-        return spec.lstrip().lstrip("=").strip()
-    return spec
 
 
 def _tree(name: str, tree: _Tree, leaf: _Leaf) -> list[str]:

@@ -10,11 +10,9 @@ Pure: returns ``{file name: text}``; the caller writes it to /etc/apt/preference
 
 from __future__ import annotations
 
-from pinmgr.emitters._text import comment, safe_name
-from pinmgr.errors import UsageError, VersionError
+from pinmgr.emitters._text import comment, refuse_invalid, safe_name
+from pinmgr.errors import UsageError
 from pinmgr.model import SHARED_ROLE, Ecosystem, Lockfile, Pin, PolicyKind, assert_never
-from pinmgr.versions.names import name_problem
-from pinmgr.versions.policy import parse_policy
 
 PRIORITY = 1001
 
@@ -66,7 +64,7 @@ def _stanza(pin: Pin) -> list[str]:
                 )
             ]
         case PolicyKind.EXACT | PolicyKind.GLOB:
-            _refuse_invalid(pin)
+            refuse_invalid(pin, "apt preferences")
             return [
                 f"Package: {pin.package}",
                 f"Pin: version {pin.spec}",
@@ -74,20 +72,3 @@ def _stanza(pin: Pin) -> list[str]:
             ]
         case _:
             assert_never(pin.policy.kind)
-
-
-def _refuse_invalid(pin: Pin) -> None:
-    """Never print a pin the lockfile rules reject (a stray newline would forge a stanza).
-
-    Unreachable for a lockfile that was loaded; a model built by other means is checked too.
-    """
-    reason = name_problem(Ecosystem.DEB, pin.package)
-    if reason is None:
-        try:
-            if parse_policy(Ecosystem.DEB, pin.spec).kind is not pin.policy.kind:
-                reason = f"{pin.package}: pin {pin.spec!r} is not a {pin.policy.kind.value} pin"
-        except VersionError as exc:
-            reason = f"{pin.package}: {exc.message}"
-    if reason is not None:
-        where = f"{pin.location}: " if pin.location else ""
-        raise UsageError(f"{where}{reason}; no apt preferences written")

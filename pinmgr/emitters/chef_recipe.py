@@ -24,15 +24,11 @@ import re
 from pathlib import Path
 
 from pinmgr.emitters._files import changed, globbed, orphans
-from pinmgr.emitters._text import comment, safe_name
-from pinmgr.emitters.ansible_vars import installable
+from pinmgr.emitters._text import comment, installable, refuse_invalid, safe_name
 from pinmgr.emitters.dnf_versionlock import lock_entry
-from pinmgr.errors import UsageError, VersionError
+from pinmgr.errors import UsageError
 from pinmgr.lockfile.load import OS_RELEASE_RE
 from pinmgr.model import SHARED_ROLE, Ecosystem, Lockfile, Pin, PolicyKind, assert_never
-from pinmgr.versions import validate
-from pinmgr.versions.names import name_problem
-from pinmgr.versions.policy import parse_policy
 
 COOKBOOK = "pinmgr"
 PRIORITY = "1001"
@@ -199,7 +195,7 @@ def _recipe(lockfile: Lockfile, role: str, digest: str, *, hold: bool) -> str:
 def _release_body(role: str, pins: tuple[Pin, ...], *, hold: bool) -> list[str]:
     by_eco: dict[Ecosystem, list[Pin]] = {}
     for pin in pins:
-        _refuse_invalid(pin)
+        refuse_invalid(pin, "Chef recipe")
         by_eco.setdefault(pin.ecosystem, []).append(pin)
     body: list[str] = []
     for eco in sorted(by_eco, key=lambda e: e.value):
@@ -322,25 +318,6 @@ def _pip(role: str, pins: list[Pin]) -> list[str]:
         if pin.policy.kind is not PolicyKind.EXACT:
             lines.append(_skipped(pin, "`pinmgr check` checks it"))
     return lines
-
-
-def _refuse_invalid(pin: Pin) -> None:
-    """Never write a pin the lockfile rules reject: the recipe is Ruby code that root runs.
-
-    Unreachable for a lockfile that was loaded; a model built by other means is checked too.
-    """
-    reason = name_problem(pin.ecosystem, pin.package)
-    if reason is None:
-        try:
-            if pin.policy.kind is PolicyKind.EXACT:
-                validate(pin.ecosystem, installable(pin.ecosystem, pin.spec))
-            elif parse_policy(pin.ecosystem, pin.spec).kind is not pin.policy.kind:
-                reason = f"{pin.package}: pin {pin.spec!r} is not a {pin.policy.kind.value} pin"
-        except VersionError as exc:
-            reason = f"{pin.package}: {exc.message}"
-    if reason is not None:
-        where = f"{pin.location}: " if pin.location else ""
-        raise UsageError(f"{where}{reason}; no Chef recipe written")
 
 
 def check(expected: dict[str, str], out_dir: str | Path) -> list[str]:

@@ -15,11 +15,10 @@ Pure: returns ``{file name: text}``; the caller writes it.
 
 from __future__ import annotations
 
-from pinmgr.emitters._text import comment
-from pinmgr.errors import UsageError, VersionError
+from pinmgr.emitters._text import comment, refuse_invalid
+from pinmgr.errors import UsageError
 from pinmgr.model import SHARED_ROLE, Ecosystem, Lockfile, Pin, PolicyKind, assert_never
-from pinmgr.versions.names import name_problem, split_arch
-from pinmgr.versions.policy import parse_policy
+from pinmgr.versions.names import split_arch
 from pinmgr.versions.rpm import parse
 
 LOCKLIST_NAME = "versionlock.list"
@@ -66,24 +65,7 @@ def _entry(pin: Pin) -> str:
                 "versionlock equivalent (`pinmgr check` still checks it)"
             )
         case PolicyKind.EXACT:
-            _refuse_invalid(pin)
+            refuse_invalid(pin, "versionlock list")
             return lock_entry(pin.package, pin.spec)
         case _:
             assert_never(pin.policy.kind)
-
-
-def _refuse_invalid(pin: Pin) -> None:
-    """Never print a pin the lockfile rules reject (a stray newline would forge an entry).
-
-    Unreachable for a lockfile that was loaded; a model built by other means is checked too.
-    """
-    reason = name_problem(Ecosystem.RPM, pin.package)
-    if reason is None:
-        try:
-            if parse_policy(Ecosystem.RPM, pin.spec).kind is not pin.policy.kind:
-                reason = f"{pin.package}: pin {pin.spec!r} is not a {pin.policy.kind.value} pin"
-        except VersionError as exc:
-            reason = f"{pin.package}: {exc.message}"
-    if reason is not None:
-        where = f"{pin.location}: " if pin.location else ""
-        raise UsageError(f"{where}{reason}; no versionlock list written")

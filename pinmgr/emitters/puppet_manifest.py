@@ -27,8 +27,7 @@ import re
 from pathlib import Path
 
 from pinmgr.emitters._files import changed, globbed, orphans
-from pinmgr.emitters._text import comment
-from pinmgr.emitters.ansible_vars import installable
+from pinmgr.emitters._text import comment, installable
 from pinmgr.errors import UsageError
 from pinmgr.lockfile.load import OS_RELEASE_RE
 from pinmgr.model import SHARED_ROLE, Ecosystem, Lockfile, Pin, PolicyKind, assert_never

@@ -29,9 +29,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from pinmgr.emitters._files import changed, globbed, orphans
-from pinmgr.emitters._text import comment, safe_name, yaml_quoted
+from pinmgr.emitters._text import comment, installable, safe_name, yaml_quoted
 from pinmgr.emitters.ansible_playbook import HostFixes, plan_fixes
-from pinmgr.emitters.ansible_vars import installable
 from pinmgr.errors import UsageError
 from pinmgr.model import SHARED_ROLE, CheckReport, Ecosystem, Lockfile, Pin, PolicyKind
 
