@@ -35,6 +35,7 @@ from pinmgr.cli.app import (
     write_file,
 )
 from pinmgr.errors import EXIT_DRIFT, EXIT_HOSTS, UsageError
+from pinmgr.model import CheckReport
 
 emit_app = typer.Typer(
     help=(
@@ -152,11 +153,15 @@ def ansible_playbook(
     out.parent.mkdir(parents=True, exist_ok=True)
     write_file(str(out), text)
     sys.stdout.write(f"wrote {out}\n")
+    _fail_if_not_collected(report, "the playbook")
+
+
+def _fail_if_not_collected(report: CheckReport, written: str) -> None:
+    """What was written serves the hosts that answered, but a partial run must not pass in
+    CI: the hosts that were not collected named, exit 3, as check does."""
     failures = report_failures(report)
     if failures:
-        # The playbook is still written for the hosts that answered, but a partial run must
-        # not pass in CI: exit 3, as check does.
-        sys.stderr.write(f"pinmgr: error: {not_collected(failures)}; not in the playbook\n")
+        sys.stderr.write(f"pinmgr: error: {not_collected(failures)}; not in {written}\n")
         raise typer.Exit(EXIT_HOSTS)
 
 
@@ -273,10 +278,7 @@ def salt_state(
     )
     lock = api.read_lockfile(lockfile)
     _write_all(emitter.emit_drift_states(report, lock, hold=hold), out)
-    failures = report_failures(report)
-    if failures:
-        sys.stderr.write(f"pinmgr: error: {not_collected(failures)}; not in the states\n")
-        raise typer.Exit(EXIT_HOSTS)
+    _fail_if_not_collected(report, "the states")
 
 
 @emit_app.command("apt-preferences")
