@@ -20,14 +20,18 @@ import array
 import concurrent.futures
 import contextlib
 import datetime as dt
+import gc
+import itertools
 import json
 import multiprocessing
 import operator
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from pinmgr.errors import PinmgrError
 from pinmgr.model import (
@@ -98,17 +102,60 @@ class _HostFacts:
     files: list[str] = field(default_factory=list)
     mtime: float = 0.0
     failures: list[tuple[FailureKind, str]] = field(default_factory=list)
-    # "packages" / "ansible_packages" facts, turned into model values as each file is read:
-    # a fleet's raw package facts (thousands of dicts per host) are never all alive at once.
+    # "packages" / "ansible_packages" facts, made rows of the reader's table as each file is
+    # read (a fleet's raw package facts, thousands of dicts per host, are never all alive at
+    # once): sorted row indices and warnings, then the packages themselves.
+    ids: dict[str, tuple[array.array[int], list[str]]] = field(default_factory=dict)
     packages: dict[str, tuple[list[InstalledPackage], list[str]]] = field(default_factory=dict)
 
 
-_Memo = dict[tuple[object, ...], "InstalledPackage | str | None"]
-"""Packages already made, shared between hosts: by their fields, and by the raw fact entry
-(``(_RAW, key, *entry.items())``) -> the package, None (skipped) or the ignored manager."""
-_RAW = object()
-_MISS = object()
 _ORDER = operator.attrgetter("ecosystem", "name", "version", "arch", "state", "origin")
+_Fields = tuple[Ecosystem, str, str, str]
+_Types = tuple[tuple[type, ...], ...]
+_SCALARS = frozenset({str, type(None), int, float, bool})
+_PLAIN = frozenset({str, type(None)})
+_ABSENT = object()  # equal to nothing a JSON document holds (a package fact may be null)
+
+
+@dataclass(slots=True)
+class _Answer:
+    """What a list of package entries gave, kept to answer an equal list again."""
+
+    entries: list[object]
+    rows: tuple[int, ...]
+    ignored: tuple[str, ...]  # the manager of each entry left out (counted in a warning)
+    types: _Types | None  # value types per entry; None when all are strings or null
+
+
+class _Reader:
+    """Package facts made model values, once per reader (this process, or a worker).
+
+    Each distinct package is one row of ``table``; hosts hold sorted row indices. A fleet's
+    hosts repeat the same entries: a host's list under one name equal to a list seen before
+    (any host) is answered whole instead of validated entry by entry. Equal is not enough
+    where JSON's types differ but compare equal (``1``, ``1.0``, ``true``): such lists are
+    answered only when their value types are the same too. Lists of strings only (apt's) are
+    also kept per release (``common``): a host's lists are compared with those all at once,
+    in C, and only the ones that differ are looked at one by one.
+    """
+
+    def __init__(self) -> None:
+        self.table: list[InstalledPackage] = []
+        self.order: list[tuple[object, ...]] = []  # each row's sort key
+        self.rows: dict[_Fields, int] = {}
+        self.answers: dict[tuple[str, str | None], _Answer] = {}
+        # release -> (name -> entries, name -> their rows): the first list of strings only
+        # seen under each name, for hosts of that release.
+        self.common: dict[object, tuple[dict[str, object], dict[str, tuple[int, ...]]]] = {}
+
+    def row(self, fields: _Fields) -> int:
+        row = self.rows.get(fields)
+        if row is None:
+            row = self.rows[fields] = len(self.table)
+            package = InstalledPackage(*fields)
+            self.table.append(package)
+            self.order.append(_ORDER(package))
+        return row
 
 
 def looks_like_facts(document: object) -> bool:
@@ -137,6 +184,10 @@ def read_json(path: Path) -> object:
 
 
 def _parse(data: bytes | str, where: str) -> object:
+    try:
+        return orjson.loads(data)  # half the time of json's, for the two parses per host
+    except orjson.JSONDecodeError:
+        pass  # the standard parser decides (it also reads NaN, lone surrogates) and says where
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:
@@ -174,45 +225,69 @@ def read(paths: Sequence[Path], documents: dict[Path, object] | None = None) -> 
     files = [file for path in paths for file in files_of(path)]
     workers = min(os.cpu_count() or 1, 4) if len(files) >= PARALLEL_FILES else 1
     parallel = workers > 1
-    hosts = _read_in_workers(files, workers) if parallel else _read_files(files, documents or {})
+    hosts = _read_in_workers(files, workers) if parallel else _read_here(files, documents or {})
     return [_result(h) for h in sorted(hosts.values(), key=lambda h: h.name)]
 
 
-def _read_files(files: Sequence[Path], documents: dict[Path, object]) -> dict[str, _HostFacts]:
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Parsed facts are millions of short-lived containers in no cycle: the collector's
+    passes over them were a fifth of reading a fleet's cache, and found nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_here(files: Sequence[Path], documents: dict[Path, object]) -> dict[str, _HostFacts]:
+    """``_read_files`` in this process, the hosts' packages made from the table."""
+    reader = _Reader()
+    with _no_cycle_collection():
+        hosts = _read_files(files, documents, reader)
+    for entry in hosts.values():
+        entry.packages = {
+            key: (list(map(reader.table.__getitem__, rows)), warnings)
+            for key, (rows, warnings) in entry.ids.items()
+        }
+        entry.ids = {}
+    return hosts
+
+
+def _read_files(
+    files: Sequence[Path], documents: dict[Path, object], reader: _Reader
+) -> dict[str, _HostFacts]:
     """The files, in order, as hosts (facts of one host's several files combined)."""
     hosts: dict[str, _HostFacts] = {}
-    memo: _Memo = {}  # equal packages of different hosts are one shared value
     for file in files:
         doc = documents.get(file)
         if doc is None:
             doc = read_json(file)
-        _add(hosts, file, doc, memo)
+        _add(hosts, file, doc, reader)
     return hosts
 
 
 _Packed = tuple[
-    dict[str, _HostFacts],  # hosts, their package lists emptied
-    list[tuple[Ecosystem, str, str, str]],  # the chunk's distinct packages, by fields
-    dict[tuple[str, str], tuple[bytes, list[str]]],  # (host, key) -> indices, warnings
+    dict[str, _HostFacts],  # hosts, their package rows emptied
+    list[_Fields],  # the chunk's distinct packages, by fields
+    dict[tuple[str, str], tuple[bytes, list[str]]],  # (host, key) -> rows, warnings
 ]
 
 
 def _read_chunk(files: Sequence[Path]) -> _Packed:
-    """A worker's slice, packed small: each distinct package once, hosts as index arrays
+    """A worker's slice, packed small: each distinct package once, hosts as row arrays
     (unpickling a fleet's millions of package references cost more than reading them)."""
-    hosts = _read_files(files, {})
-    index: dict[int, int] = {}
-    table: list[tuple[Ecosystem, str, str, str]] = []
+    reader = _Reader()
+    with _no_cycle_collection():
+        hosts = _read_files(files, {}, reader)
+    table = [(p.ecosystem, p.name, p.version, p.arch) for p in reader.table]
     lists: dict[tuple[str, str], tuple[bytes, list[str]]] = {}
     for name, entry in hosts.items():
-        for key, (pkgs, warnings) in entry.packages.items():
-            for pkg in pkgs:
-                if id(pkg) not in index:
-                    index[id(pkg)] = len(table)
-                    table.append((pkg.ecosystem, pkg.name, pkg.version, pkg.arch))
-            ids = array.array("I", map(index.__getitem__, map(id, pkgs)))
-            lists[(name, key)] = (ids.tobytes(), warnings)
-        entry.packages = {}
+        for key, (rows, warnings) in entry.ids.items():
+            lists[(name, key)] = (rows.tobytes(), warnings)
+        entry.ids = {}
     return hosts, table, lists
 
 
@@ -223,7 +298,7 @@ def _read_in_workers(files: Sequence[Path], workers: int) -> dict[str, _HostFact
     size = -(-len(files) // (workers * 4))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     hosts: dict[str, _HostFacts] = {}
-    shared: dict[tuple[Ecosystem, str, str, str], InstalledPackage] = {}
+    shared: dict[_Fields, InstalledPackage] = {}
     # fork: the workers need nothing but this module, already imported; no thread runs yet.
     context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -250,7 +325,7 @@ def _where(entry: _HostFacts) -> str:
     return ", ".join(entry.files[:3]) + (" …" if len(entry.files) > 3 else "")
 
 
-def _add(hosts: dict[str, _HostFacts], file: Path, document: object, memo: _Memo) -> None:
+def _add(hosts: dict[str, _HostFacts], file: Path, document: object, reader: _Reader) -> None:
     where = str(file)
     if not isinstance(document, dict):
         raise IngestError(f"{where}: not Ansible facts (expected a JSON object)")
@@ -284,9 +359,10 @@ def _add(hosts: dict[str, _HostFacts], file: Path, document: object, memo: _Memo
     for key in ("packages", "ansible_packages"):
         if key in kept:
             here = f"{_where(entry)}: host {printable(entry.name)}"
-            found = packages_of({"packages": kept.pop(key)}, here, memo)
-            if found is not None:
-                entry.packages[key] = found
+            raw = kept.pop(key)
+            if raw is not None:
+                rows, warnings = _package_rows(raw, here, reader, _release_of(kept))
+                entry.ids[key] = (array.array("I", rows), warnings)
     entry.facts.update(kept)
 
 
@@ -320,7 +396,8 @@ def _version(entry: dict[str, object], where: str) -> str:
     epoch = entry.get("epoch")
     if isinstance(release, str) and release and not version.endswith(f"-{release}"):
         version = f"{version}-{_str(release, where, 'release')}"
-    if isinstance(epoch, int) and not isinstance(epoch, bool):
+    if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch < 2**64:
+        # (orjson reads a bigger integer as a float, ignored: both parsers give one answer)
         epoch = str(epoch)
     if isinstance(epoch, str) and epoch.isdigit() and int(epoch) > 0 and ":" not in version:
         version = f"{int(epoch)}:{version}"
@@ -330,58 +407,102 @@ def _version(entry: dict[str, object], where: str) -> str:
 
 
 def packages_of(
-    facts: dict[str, object], where: str, memo: _Memo | None = None
+    facts: dict[str, object], where: str
 ) -> tuple[list[InstalledPackage], list[str]] | None:
-    """``package_facts`` packages (deb and rpm) and warnings for what was left out.
-
-    ``memo``: packages already made, by their fields, to share between hosts.
-    """
-    if memo is None:
-        memo = {}
+    """``package_facts`` packages (deb and rpm), sorted, and warnings for what was left out."""
     raw = facts.get("packages", facts.get("ansible_packages"))
     if raw is None:
         return None
+    reader = _Reader()
+    rows, warnings = _package_rows(raw, where, reader)
+    return list(map(reader.table.__getitem__, rows)), warnings
+
+
+def _package_rows(
+    raw: object, where: str, reader: _Reader, release: object = None
+) -> tuple[list[int], list[str]]:
+    """One host's ``packages`` fact as sorted rows of ``reader``'s table, and warnings.
+
+    ``release``: what the host's lists are compared with first (its release, say).
+    """
     if not isinstance(raw, dict):
         raise IngestError(f"{where}: packages: expected an object of name -> list")
-    out: list[InstalledPackage] = []
+    common_entries, common_rows = reader.common.setdefault(release, ({}, {}))
+    # Names in order: the rows then come nearly sorted, which their sort below is quick on.
+    keys = sorted(raw)
+    same = list(
+        map(
+            operator.eq,
+            map(raw.__getitem__, keys),
+            map(common_entries.get, keys, itertools.repeat(_ABSENT)),
+        )
+    )
+    rows = list(
+        itertools.chain.from_iterable(map(common_rows.__getitem__, itertools.compress(keys, same)))
+    )
     ignored: dict[str, int] = {}
-    for key, entries in raw.items():
+    answers = reader.answers
+    for key in itertools.compress(keys, map(operator.not_, same)):
+        entries = raw[key]
         if not isinstance(entries, list):
             raise IngestError(f"{where}: packages[{printable(key)}]: expected a list")
-        for entry in entries:
-            # A fleet's hosts repeat the same entries: one equal to an entry seen before (any
-            # host) gives the same answer, found by its raw fields; a new one is validated.
-            raw_key: tuple[object, ...] | None = None
-            if type(entry) is dict:
-                raw_key = (_RAW, key, *entry.items())
-                try:
-                    known = memo.get(raw_key, _MISS)
-                except TypeError:  # a list or an object among the values: validated below
-                    raw_key, known = None, _MISS
-                if known is not _MISS:
-                    if isinstance(known, InstalledPackage):
-                        out.append(known)
-                    elif isinstance(known, str):
-                        ignored[known] = ignored.get(known, 0) + 1
-                    continue
-            answer = _package(entry, key, where, memo)
-            if raw_key is not None:
-                memo[raw_key] = answer
-            if isinstance(answer, InstalledPackage):
-                out.append(answer)
-            elif isinstance(answer, str):
-                ignored[answer] = ignored.get(answer, 0) + 1
+        # (inline, not a method: this runs for every package of every host)
+        first = entries[0] if entries else None
+        version = first.get("version") if type(first) is dict else None
+        kept_at = (key, version if type(version) is str else None)
+        answer = answers.get(kept_at)
+        if (
+            answer is None
+            or answer.entries != entries
+            or (answer.types is not None and _types_of(entries) != answer.types)
+        ):
+            answer = _answer(entries, key, where, reader)
+            # Nested values are not kept: equal is not the same there.
+            if answer.types is None or all(map(_SCALARS.issuperset, answer.types)):
+                answers[kept_at] = answer
+        if answer.types is None and not answer.ignored and key not in common_entries:
+            common_entries[key] = answer.entries
+            common_rows[key] = answer.rows
+        rows.extend(answer.rows)
+        for manager in answer.ignored:
+            ignored[manager] = ignored.get(manager, 0) + 1
     warnings = [
         f"Ansible facts: {n} package(s) from {printable(m) or 'an unnamed manager'} ignored "
         "(pinmgr checks deb and rpm from package_facts)"
         for m, n in sorted(ignored.items())
     ]
-    return sorted(out, key=_ORDER), warnings
+    rows.sort(key=reader.order.__getitem__)
+    return rows, warnings
 
 
-def _package(entry: object, key: str, where: str, memo: _Memo) -> InstalledPackage | str | None:
-    """One ``package_facts`` entry validated: the package, None (skipped: gpg-pubkey), or the
-    name of a manager pinmgr does not check (counted in a warning)."""
+def _release_of(facts: dict[str, object]) -> object:
+    """Which hosts' package lists this host's are compared with first (same release)."""
+    release = (facts.get("ansible_distribution"), facts.get("ansible_distribution_version"))
+    return release if all(type(v) is str for v in release) else None
+
+
+def _types_of(entries: list[object]) -> _Types:
+    return tuple(tuple(map(type, e.values())) if type(e) is dict else (type(e),) for e in entries)
+
+
+def _answer(entries: list[object], key: str, where: str, reader: _Reader) -> _Answer:
+    """Each entry of one name validated: table rows, and the managers left out."""
+    rows: list[int] = []
+    ignored: list[str] = []
+    for entry in entries:
+        found = _package(entry, key, where, reader)
+        if isinstance(found, int):
+            rows.append(found)
+        elif found is not None:
+            ignored.append(found)
+    types = _types_of(entries)
+    plain = all(map(_PLAIN.issuperset, types))
+    return _Answer(list(entries), tuple(rows), tuple(ignored), None if plain else types)
+
+
+def _package(entry: object, key: str, where: str, reader: _Reader) -> int | str | None:
+    """One ``package_facts`` entry validated: its table row, None (skipped: gpg-pubkey), or
+    the name of a manager pinmgr does not check (counted in a warning)."""
     here = f"{where}: packages[{printable(key)}]"
     if not isinstance(entry, dict):
         raise IngestError(f"{here}: expected objects")
@@ -393,12 +514,7 @@ def _package(entry: object, key: str, where: str, memo: _Memo) -> InstalledPacka
     if eco is Ecosystem.RPM and name == "gpg-pubkey":
         return None
     arch = entry.get("arch") or ""
-    fields = (eco, name, _version(entry, here), _str(arch, here, "arch", empty=True))
-    pkg = memo.get(fields)
-    if not isinstance(pkg, InstalledPackage):
-        pkg = InstalledPackage(*fields)
-        memo[fields] = pkg
-    return pkg
+    return reader.row((eco, name, _version(entry, here), _str(arch, here, "arch", empty=True)))
 
 
 def _collected_at(entry: _HostFacts) -> dt.datetime:

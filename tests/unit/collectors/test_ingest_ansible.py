@@ -322,3 +322,131 @@ def test_bad_files_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "web1").write_text('{"packages": {"bash": "5.2"}}')
     with pytest.raises(IngestError, match=r"web1: host web1: packages\[bash\]: expected a list"):
         ansible_facts.read([tmp_path])
+
+
+# Values JSON can carry, with equal values of different types (1, 1.0, true; "1") and a few
+# integers past 64 bits (orjson reads those as floats).
+SCALARS = st.sampled_from([None, True, False, 0, 1, 1.0, -0.0, "1", "0", "", 2**70]) | st.text(
+    max_size=4
+)
+ENTRY_KEYS = st.sampled_from(["name", "version", "release", "epoch", "arch", "source"])
+ENTRY = st.dictionaries(
+    ENTRY_KEYS,
+    st.sampled_from(["bash", "5.1", "rpm", "apt", "x86_64", "9.el9"])
+    | SCALARS
+    | st.lists(SCALARS, max_size=2),
+    min_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    hosts=st.lists(
+        st.dictionaries(
+            st.sampled_from(["bash", "zsh"]),
+            st.lists(ENTRY, max_size=2) | st.sampled_from([None, "bash", {}]),
+            min_size=1,
+        ),
+        min_size=2,
+        max_size=6,
+    )
+)
+def test_entries_answered_from_other_hosts_give_what_reading_them_alone_gives(
+    hosts: list[dict[str, list[dict[str, object]]]],
+) -> None:
+    """A host's entries equal to another host's are answered from that host's: it must be the
+    answer reading them alone gives, also where JSON's types compare equal (1, 1.0, true) or
+    an entry's keys come in another order."""
+    reader = ansible_facts._Reader()
+    for i, packages in enumerate(hosts):
+        release = ("Debian", "12") if i % 2 else None  # compared with a release's lists, or not
+        alone: object
+        try:
+            alone = ansible_facts.packages_of({"packages": packages}, "f")
+        except IngestError as exc:
+            alone = str(exc)
+        shared: object
+        try:
+            rows, warnings = ansible_facts._package_rows(packages, "f", reader, release)
+            shared = (list(map(reader.table.__getitem__, rows)), warnings)
+        except IngestError as exc:
+            shared = str(exc)
+        assert shared == alone, i
+        reordered = {
+            k: [dict(reversed(e.items())) for e in v] if isinstance(v, list) else v
+            for k, v in packages.items()
+        }
+        try:
+            rows, warnings = ansible_facts._package_rows(reordered, "f", reader, release)
+            again: object = (list(map(reader.table.__getitem__, rows)), warnings)
+        except IngestError as exc:
+            again = str(exc)
+        assert again == alone, i
+
+
+def test_equal_entries_of_other_types_are_not_answered_from_each_other() -> None:
+    entry = {"name": "bash", "version": "5.1", "release": "9", "arch": "x86_64", "source": "rpm"}
+    reader = ansible_facts._Reader()
+    versions = []
+    for epoch in (1, True, 1.0, "1", 2**70, 2**64 - 1):
+        rows, _ = ansible_facts._package_rows({"bash": [{**entry, "epoch": epoch}]}, "f", reader)
+        versions.append(reader.table[rows[0]].version)
+    assert versions == ["1:5.1-9", "5.1-9", "5.1-9", "1:5.1-9", "5.1-9", f"{2**64 - 1}:5.1-9"]
+
+
+JSON_TEXT = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _as_orjson_reads(value: object) -> object:
+    """The standard parser's value with orjson's one difference: an integer outside 64 bits
+    is a float (the only integer pinmgr reads, an rpm epoch, is ignored past 64 bits)."""
+    if isinstance(value, list):
+        return [_as_orjson_reads(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_orjson_reads(v) for k, v in value.items()}
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        return float(value)
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=JSON_TEXT, ascii_only=st.booleans(), indent=st.sampled_from([None, 4]))
+def test_fact_files_parse_as_the_standard_parser_reads_them(
+    document: object, ascii_only: bool, indent: int | None
+) -> None:
+    """Fact files are parsed by orjson, falling back to the standard parser where orjson
+    refuses (NaN, lone surrogates): the values must be what the standard parser gives."""
+    text = json.dumps(document, ensure_ascii=ascii_only, indent=indent)
+    expected = _as_orjson_reads(json.loads(text))
+    assert ansible_facts._parse(text.encode("utf-8", "surrogatepass"), "f") == expected
+    assert ansible_facts._parse(text, "f") == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=64) | st.from_regex(rb"\A[-0-9\[\], .eE]{1,40}\Z"))
+def test_fact_file_bytes_are_read_as_the_standard_parser_reads_them_or_refused(data: bytes) -> None:
+    try:
+        expected: object = _as_orjson_reads(json.loads(data))
+    except (ValueError, RecursionError):
+        expected = IngestError
+    try:
+        got: object = ansible_facts._parse(data, "f")
+    except IngestError:
+        got = IngestError
+    assert repr(got) == repr(expected)  # (repr: NaN is not equal to itself)
+
+
+def test_the_standard_parser_reads_what_orjson_refuses() -> None:
+    assert ansible_facts._parse(b'{"a": NaN, "b": "\\ud800"}', "f").keys() == {"a", "b"}
+    with pytest.raises(IngestError, match=r"^f:1:7: not JSON"):
+        ansible_facts._parse(b'{"a": ]}', "f")
