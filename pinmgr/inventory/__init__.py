@@ -149,6 +149,7 @@ def load_with_problems(
     *,
     default_roles: Sequence[str] = ("app",),
     ssh_config: str | None = None,
+    connect: bool = True,
 ) -> LoadedInventory:
     """Read the inventory at ``path`` (None: ``default_inventory``) with all its sources merged.
 
@@ -157,6 +158,9 @@ def load_with_problems(
     already resolved from their own config. A host a source cannot place, or whose alias does
     not resolve, is left out with a ``SourceProblem``. A source that fails, or a host name used
     twice in one environment, raises ``InventoryError`` listing those and the left-out hosts.
+
+    ``connect=False``: no host will be contacted (saved data is checked): hosts are only
+    named, so the OpenSSH config is neither read nor obeyed, and its caveats are not said.
     """
     if path is None:
         return LoadedInventory(default_inventory(default_roles))
@@ -181,7 +185,7 @@ def load_with_problems(
             quiet.update(id(h) for h in result.hosts)
 
     config = None
-    if any(resolvable and _connects(h) for h, resolvable in found):
+    if connect and any(resolvable and _connects(h) for h, resolvable in found):
         try:
             config = openssh.read_config(_user_ssh_config(ssh_config, where))
         except InventoryError as exc:
@@ -198,7 +202,7 @@ def load_with_problems(
             except InventoryError as exc:  # the config parsed: what fails is this host's
                 left_out.append(ssh_cfg.left_out(written.name, exc, written.source, "host"))
                 continue
-        if id(written) not in quiet:
+        if connect and id(written) not in quiet:
             warnings.extend(_unsafe_settings(host))
         in_env = by_env.setdefault(host.env, {})
         first = in_env.get(host.name)

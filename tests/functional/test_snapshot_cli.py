@@ -244,3 +244,25 @@ def test_check_an_ansible_fact_cache_written_by_ansible(tmp_path: Path) -> None:
     assert [f[:2] for f in got if f[0] == "web9"] == [("web9", "no-data")]
     # pip pins: the live check has no pip interpreters for localhost either.
     assert [f for f in got if f[0] == "localhost"] == _findings(live.stdout)
+
+
+def test_saved_data_is_checked_without_reading_the_openssh_config(tmp_path: Path) -> None:
+    """Saved hosts are matched to the inventory by name and none is contacted: an OpenSSH
+    config that breaks a live check (or leaves a host out) changes nothing for saved data."""
+    (tmp_path / "inventory.toml").write_text(INVENTORY)
+    inv = ["-i", "inventory.toml"]
+    assert pinmgr("collect", *inv, "-o", "s.json", "-q", cwd=tmp_path).returncode == 3
+    check = ["check", "-l", str(LOCK), *inv, "-f", "json", "--no-history"]
+    clean = pinmgr(*check, "--snapshot", "s.json", cwd=tmp_path)
+    assert clean.returncode == 3, clean.stderr
+    for config, said, live_exit in (
+        ("Match bogus\n", "bad_config:1:1: Missing Match criteria", 2),
+        ("Host *\n  HostName %z\n", "host 'down0': unknown token %z in '%z'; host left out", 1),
+    ):
+        (tmp_path / "bad_config").write_text(config)
+        live = pinmgr(*check, "--ssh-config", "bad_config", cwd=tmp_path)
+        assert live.returncode == live_exit and said in live.stderr, live.stderr
+        saved = pinmgr(*check, "--ssh-config", "bad_config", "--snapshot", "s.json", cwd=tmp_path)
+        assert saved.returncode == 3, saved.stderr
+        assert _findings(saved.stdout) == _findings(clean.stdout)
+        assert "bad_config" not in saved.stderr
