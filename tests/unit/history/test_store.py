@@ -164,6 +164,10 @@ def test_any_host_text_comes_back_exactly(
     assert f in (store.last_findings(SCOPE) or ())
     versions = {(v.host, v.package, v.version) for v in store.versions(host=name)}
     assert (name, package, version) in versions
+    # Found again by the next run (matched by its stored, escaped key): first seen then.
+    again = drift(name, package, version)
+    later = store.record(run(when + dt.timedelta(milliseconds=500), [s], [again]))
+    assert later.known_since == {again: when}
 
 
 @given(st.text())
