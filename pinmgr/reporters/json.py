@@ -96,35 +96,60 @@ def _optional(text: str, escape: _Escape) -> str:
 Mark = Callable[[Finding], "str | None"] | None
 
 
-def _finding(f: Finding, level: int, escape: _Escape, mark: Mark = None) -> str:
+_TAILS = 50_000
+"""At most this many distinct finding tails are kept (~25 MB): a fleet's findings repeat
+them (the hosts of one drift or one inconsistency differ only in host and env)."""
+
+
+class _Tails(dict[tuple[object, ...], str]):
+    """A finding's text after ``host``, up to its ``location``, by the fields it shows."""
+
+
+def _finding(
+    f: Finding, level: int, escape: _Escape, mark: Mark = None, tails: _Tails | None = None
+) -> str:
     """One finding, laid out as ``json.dumps(finding_dict(f), indent=2)`` at ``level``."""
     if f.fix is not None:  # rare (check --security): the generic layout
         return "".join(_chunks(finding_dict(f), level, escape))
     pad = "\n" + "  " * (level + 1)
     loc = f.location
-    location = (
-        "{"
-        + f'{pad}  "file": {escape(loc.file)},{pad}  "line": {loc.line!r},'
-        + f'{pad}  "column": {loc.col!r}{pad}'
-        + "}"
-        if loc
-        else "null"
-    )
+    eco, direction = f.ecosystem, f.direction
+    tail: str | None = None
+    key: tuple[object, ...] | None = None
+    if loc is None and tails is not None:
+        # (``_value_``, not ``value``: a Python-level property, read for every finding)
+        key = (level, f.role, f.os_release, eco and eco._value_, f.package, f.expected)
+        key += (f.actual, direction and direction._value_, f.reason, f.waiver_reason)
+        tail = tails.get(key)
+    if tail is None:
+        location = (
+            "{"
+            + f'{pad}  "file": {escape(loc.file)},{pad}  "line": {loc.line!r},'
+            + f'{pad}  "column": {loc.col!r}{pad}'
+            + "}"
+            if loc
+            else "null"
+        )
+        tail = (
+            f'{pad}"role": {escape(f.role)},'
+            f'{pad}"os_release": {_optional(f.os_release, escape)},'
+            f'{pad}"ecosystem": {escape(eco._value_) if eco else "null"},'
+            f'{pad}"package": {_optional(f.package, escape)},'
+            f'{pad}"expected": {_optional(f.expected, escape)},'
+            f'{pad}"actual": {_optional(f.actual, escape)},'
+            f'{pad}"direction": {escape(direction._value_) if direction else "null"},'
+            f'{pad}"reason": {_optional(f.reason, escape)},'
+            f'{pad}"waiver": {_optional(f.waiver_reason, escape)},'
+            f'{pad}"location": {location}'
+        )
+        if key is not None and tails is not None and len(tails) < _TAILS:
+            tails[key] = tail
     return (
         "{"
-        f'{pad}"kind": {escape(f.kind.value)},'
+        f'{pad}"kind": {escape(f.kind._value_)},'
         f'{pad}"env": {escape(f.env)},'
         f'{pad}"host": {escape(f.host)},'
-        f'{pad}"role": {escape(f.role)},'
-        f'{pad}"os_release": {_optional(f.os_release, escape)},'
-        f'{pad}"ecosystem": {escape(f.ecosystem.value) if f.ecosystem else "null"},'
-        f'{pad}"package": {_optional(f.package, escape)},'
-        f'{pad}"expected": {_optional(f.expected, escape)},'
-        f'{pad}"actual": {_optional(f.actual, escape)},'
-        f'{pad}"direction": {escape(f.direction.value) if f.direction else "null"},'
-        f'{pad}"reason": {_optional(f.reason, escape)},'
-        f'{pad}"waiver": {_optional(f.waiver_reason, escape)},'
-        f'{pad}"location": {location}'
+        + tail
         + (f',{pad}"known_since": {_optional(mark(f) or "", escape)}' if mark else "")
         + "\n"
         + "  " * level
@@ -132,7 +157,13 @@ def _finding(f: Finding, level: int, escape: _Escape, mark: Mark = None) -> str:
     )
 
 
-def _chunks(value: object, level: int, escape: _Escape, mark: Mark = None) -> Iterator[str]:
+def _chunks(
+    value: object,
+    level: int,
+    escape: _Escape,
+    mark: Mark = None,
+    tails: _Tails | None = None,
+) -> Iterator[str]:
     """``json.dumps(value, indent=2)`` in pieces: strings, ints, None, bools, lists, dicts."""
     if isinstance(value, str):
         yield escape(value)
@@ -143,7 +174,7 @@ def _chunks(value: object, level: int, escape: _Escape, mark: Mark = None) -> It
     elif isinstance(value, int):
         yield int.__repr__(value)
     elif isinstance(value, Finding):
-        yield _finding(value, level, escape, mark)
+        yield _finding(value, level, escape, mark, tails)
     elif isinstance(value, (list, dict)):
         if not value:
             yield "[]" if isinstance(value, list) else "{}"
@@ -156,7 +187,7 @@ def _chunks(value: object, level: int, escape: _Escape, mark: Mark = None) -> It
             yield ("," + pad if i else pad) + (
                 f"{escape(key)}: " if isinstance(value, dict) else ""
             )
-            yield from _chunks(item, level + 1, escape, mark)
+            yield from _chunks(item, level + 1, escape, mark, tails)
         yield "\n" + "  " * level + closing
     else:
         raise TypeError(f"not a JSON value: {type(value).__name__}")
@@ -170,7 +201,7 @@ def chunks(report: CheckReport) -> Iterator[str]:
         def mark(f: Finding) -> str | None:
             return known_since(report, f)
 
-    yield from _chunks(document(report), 0, _escaper(), mark)
+    yield from _chunks(document(report), 0, _escaper(), mark, _Tails())
     yield "\n"
 
 

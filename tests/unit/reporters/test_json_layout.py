@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import given
 
 from pinmgr.model import CheckReport, Finding, FindingKind, Location
@@ -48,3 +49,21 @@ def test_token_split_across_two_strings_of_one_finding_stays_escaped() -> None:
     text = json_reporter.render(report)
     assert text == reference(report)
     assert "::" not in text
+
+
+def test_findings_sharing_all_but_host_and_env_are_laid_out_each_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A finding's text after its host is reused for the next finding showing the same
+    fields (a fleet's drifts and inconsistencies repeat them), also past the cache's bound."""
+    base = hostile_report().findings
+    findings = [
+        dataclasses.replace(f, host=f"{f.host}-{i}", env=f"{f.env}{i % 2}")
+        for i in range(3)
+        for f in base
+    ]
+    findings += [dataclasses.replace(base[0], actual=f"{base[0].actual}.{i}") for i in range(5)]
+    report = dataclasses.replace(hostile_report(), findings=tuple(findings))
+    assert json_reporter.render(report) == reference(report)
+    monkeypatch.setattr(json_reporter, "_TAILS", 2)
+    assert json_reporter.render(report) == reference(report)
