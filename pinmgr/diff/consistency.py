@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, is_not
 
 from packaging.utils import canonicalize_name
 
@@ -126,6 +127,12 @@ class _Scan:
 
     ``exact``: the objects ``_by_identity`` cannot count exactly, left to ``_by_table``: pip
     (canonical names, only on hosts with interpreters) and a name twice on one host.
+
+    Most hosts of a group hold the same objects in the same places as some host counted
+    before them (the *reference*), a few versions apart: such a host is compared with it
+    place by place (``is``, in C) and only its differing places are counted; the reference's
+    own objects are counted for it at the end. Others are counted whole, and one of them
+    becomes the reference when the current one stops matching.
     """
 
     def __init__(self, members: Sequence[HostSnapshot]) -> None:
@@ -133,15 +140,66 @@ class _Scan:
         self.counts: Counter[int] = Counter()
         self.objects: dict[int, InstalledPackage] = {}
         repeated: set[str] = set()
+        refs: list[_Reference] = []
+        ref: _Reference | None = None
+        misses = 0
         for snap in members:
             pkgs = snap.packages
+            if ref is not None and ref.holds_like(pkgs, self):
+                misses = 0
+                continue
             self.counts.update(map(id, pkgs))
             self.objects.update(zip(map(id, pkgs), pkgs, strict=True))
             if len(set(map(_NAME, pkgs))) != len(pkgs):
                 repeated.update(n for n, c in Counter(map(_NAME, pkgs)).items() if c > 1)
+            misses += 1
+            if ref is None or misses > 1:  # (one odd host does not replace the reference)
+                ref = _Reference(pkgs)
+                refs.append(ref)
+                misses = 0
+        for r in refs:
+            if r.hosts:
+                r.count_into(self.counts)
         self.exact = {
             i for i, p in self.objects.items() if p.ecosystem is Ecosystem.PIP or p.name in repeated
         }
+
+
+class _Reference:
+    """A host counted whole, and the hosts since found to hold its packages' names in its
+    places: ``missing`` counts, per place, those of them holding another object there."""
+
+    __slots__ = ("hosts", "missing", "packages")
+
+    def __init__(self, packages: Sequence[InstalledPackage]) -> None:
+        self.packages = packages
+        self.hosts = 0
+        self.missing: Counter[int] = Counter()
+
+    def holds_like(self, pkgs: Sequence[InstalledPackage], scan: _Scan) -> bool:
+        """Count ``pkgs`` here if they are the reference's names in its places (a few
+        versions apart): only the differing places are counted one by one."""
+        ref = self.packages
+        if len(pkgs) != len(ref):
+            return False
+        places = list(compress(range(len(pkgs)), map(is_not, pkgs, ref)))
+        if len(places) > 8 + len(pkgs) // 4:  # not a few apart: counted whole, in C
+            return False
+        # Same names in the same places: the same names repeated (``exact``) as the reference.
+        if any(pkgs[i].name != ref[i].name for i in places):
+            return False
+        self.hosts += 1
+        self.missing.update(places)
+        for i in places:
+            pkg = pkgs[i]
+            scan.counts[id(pkg)] += 1
+            scan.objects[id(pkg)] = pkg
+        return True
+
+    def count_into(self, counts: Counter[int]) -> None:
+        missing = self.missing
+        for i, pkg in enumerate(self.packages):
+            counts[id(pkg)] += self.hosts - missing[i]
 
 
 def _by_identity(scan: _Scan, pinned: set[_Key]) -> dict[_Key, _Deviation]:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 
-from pinmgr.diff.consistency import _reference, inconsistencies
+from pinmgr.diff.consistency import _reference, _Scan, inconsistencies
 from pinmgr.model import (
     Ecosystem,
     Finding,
@@ -126,4 +126,66 @@ def test_a_fleet_of_shared_values_reports_each_differing_host() -> None:
     )
     found = [(f.host, f.package, f.expected, f.actual) for f in inconsistencies(members)]
     assert found == [("h5", "curl", "1.0-1", "1.0-2"), ("h6", "zlib1g", "1.0-1", "")]
+    assert inconsistencies(members) == oracle(members, set())
+
+
+# Hosts made from one base host, place by place: the same object, another version of the
+# same name (shared or a copy), another name or ecosystem in that place, a place dropped
+# or an object put twice. Most such hosts are counted against a reference host place by
+# place (``_Reference``); the counts must be what counting each host whole gives.
+VERSIONS = {
+    name: [p for p in POOL if p.name == name] for name in dict.fromkeys(p.name for p in POOL)
+}
+BASE = [VERSIONS[name][0] for name in VERSIONS]
+CHANGE = st.sampled_from(
+    ["same", "same", "same", "version", "copy", "name", "pip", "drop", "twice"]
+)
+
+
+def _host_like_base(changes: list[tuple[str, int]]) -> tuple[InstalledPackage, ...]:
+    out: list[InstalledPackage] = []
+    for base, (change, pick) in zip(BASE, changes, strict=False):
+        if change == "same":
+            out.append(base)
+        elif change == "version":
+            out.append(VERSIONS[base.name][pick % len(VERSIONS[base.name])])
+        elif change == "copy":
+            out.append(_copy(base))
+        elif change == "name":
+            out.append(POOL[pick % len(POOL)])
+        elif change == "pip":
+            out.append(InstalledPackage(PIP, base.name, base.version))
+        elif change == "twice":
+            out += [base, base]
+    out += BASE[len(changes) :]
+    return tuple(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    hosts=st.lists(
+        st.tuples(
+            st.lists(st.tuples(CHANGE, st.integers(0, 5)), max_size=len(BASE)), st.booleans()
+        ),
+        min_size=2,
+        max_size=10,
+    )
+)
+def test_hosts_counted_against_a_reference_count_as_counted_whole(
+    hosts: list[tuple[list[tuple[str, int]], bool]],
+) -> None:
+    members = [
+        HostSnapshot(
+            Host(f"h{i}", "prod", ("app",), pip=("/venv",) if pip else ()),
+            OsRelease("debian", "12"),
+            _host_like_base(changes),
+        )
+        for i, (changes, pip) in enumerate(hosts)
+    ]
+    scan = _Scan(members)
+    whole: Counter[int] = Counter()
+    for snap in members:
+        whole.update(map(id, snap.packages))
+    assert scan.counts == whole
+    assert scan.objects == {id(p): p for snap in members for p in snap.packages}
     assert inconsistencies(members) == oracle(members, set())
