@@ -328,13 +328,12 @@ def unchecked_ecosystems(snap: HostSnapshot, pins: Sequence[Pin]) -> frozenset[E
     pinned = {pin.ecosystem for pin in pins}
     if not pinned:
         return frozenset()
-    present = set(map(_ECOSYSTEM, snap.packages))  # in C
     out: set[Ecosystem] = set()
     for eco in pinned:
         if eco is _PIP:
             if not snap.host.pip:
                 out.add(eco)
-        elif eco not in present:
+        elif eco not in map(_ECOSYSTEM, snap.packages):  # in C, up to its first package
             out.add(eco)
     return frozenset(out)
 

@@ -137,6 +137,8 @@ class _Scan:
 
     def __init__(self, members: Sequence[HostSnapshot]) -> None:
         self.members = members
+        # Per member: its reference and the places it differs from it, or None (counted whole).
+        self.like: list[tuple[_Reference, list[int]] | None] = []
         self.counts: Counter[int] = Counter()
         self.objects: dict[int, InstalledPackage] = {}
         repeated: set[str] = set()
@@ -145,9 +147,13 @@ class _Scan:
         misses = 0
         for snap in members:
             pkgs = snap.packages
-            if ref is not None and ref.holds_like(pkgs, self):
-                misses = 0
-                continue
+            if ref is not None:
+                places = ref.holds_like(pkgs, self)
+                if places is not None:
+                    self.like.append((ref, places))
+                    misses = 0
+                    continue
+            self.like.append(None)
             self.counts.update(map(id, pkgs))
             self.objects.update(zip(map(id, pkgs), pkgs, strict=True))
             if len(set(map(_NAME, pkgs))) != len(pkgs):
@@ -176,25 +182,29 @@ class _Reference:
         self.hosts = 0
         self.missing: Counter[int] = Counter()
 
-    def holds_like(self, pkgs: Sequence[InstalledPackage], scan: _Scan) -> bool:
+    def holds_like(self, pkgs: Sequence[InstalledPackage], scan: _Scan) -> list[int] | None:
         """Count ``pkgs`` here if they are the reference's names in its places (a few
-        versions apart): only the differing places are counted one by one."""
+        versions apart): only the differing places are counted one by one. Those places, or
+        None (not counted)."""
         ref = self.packages
         if len(pkgs) != len(ref):
-            return False
+            return None
         places = list(compress(range(len(pkgs)), map(is_not, pkgs, ref)))
         if len(places) > 8 + len(pkgs) // 4:  # not a few apart: counted whole, in C
-            return False
-        # Same names in the same places: the same names repeated (``exact``) as the reference.
-        if any(pkgs[i].name != ref[i].name for i in places):
-            return False
+            return None
+        # The same keys in the same places: the same names repeated (``exact``), the same keys
+        # lacked (``_by_identity``) as the reference.
+        for i in places:
+            mine, theirs = pkgs[i], ref[i]
+            if mine.name != theirs.name or mine.ecosystem is not theirs.ecosystem:
+                return None
         self.hosts += 1
         self.missing.update(places)
         for i in places:
             pkg = pkgs[i]
             scan.counts[id(pkg)] += 1
             scan.objects[id(pkg)] = pkg
-        return True
+        return places
 
     def count_into(self, counts: Counter[int]) -> None:
         missing = self.missing
@@ -241,14 +251,36 @@ def _by_identity(scan: _Scan, pinned: set[_Key]) -> dict[_Key, _Deviation]:
             if dev.reference and present < total:
                 held_by[ident] = key
     lacked = set(held_by.values())
+    # Per reference (``_Scan``): its odd objects by place, and the keys it lacks; a host
+    # like it holds the same, but at its own differing places.
+    of_reference: dict[int, tuple[list[tuple[int, int]], set[_Key]]] = {}
     for index, snap in enumerate(members):
-        ids = snap.packages
-        for ident in filter(odd.__contains__, map(id, ids)):
+        like = scan.like[index]
+        if like is None:
+            ids = list(map(id, snap.packages))
+            for ident in filter(odd.__contains__, ids):
+                odd[ident].hosts.append((index, objects[ident].version))
+            if lacked:
+                has = {held_by[i] for i in filter(held_by.__contains__, ids)}
+                for key in lacked - has:
+                    deviations[key].hosts.append((index, ""))
+            continue
+        ref, places = like
+        known = of_reference.get(id(ref))
+        if known is None:
+            ref_ids = list(map(id, ref.packages))
+            odd_places = [(i, ident) for i, ident in enumerate(ref_ids) if ident in odd]
+            has = {held_by[i] for i in filter(held_by.__contains__, ref_ids)}
+            known = of_reference[id(ref)] = (odd_places, lacked - has)
+        odd_places, ref_lacks = known
+        differ = set(places)
+        for i, ident in odd_places:
+            if i not in differ:
+                odd[ident].hosts.append((index, objects[ident].version))
+        for ident in filter(odd.__contains__, map(id, map(snap.packages.__getitem__, places))):
             odd[ident].hosts.append((index, objects[ident].version))
-        if lacked:
-            has = {held_by[i] for i in filter(held_by.__contains__, map(id, ids))}
-            for key in lacked - has:
-                deviations[key].hosts.append((index, ""))
+        for key in ref_lacks:
+            deviations[key].hosts.append((index, ""))
     return deviations
 
 
