@@ -13,7 +13,6 @@ import fnmatch
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from itertools import compress
 from typing import Any, Protocol
 
 from pinmgr.history import codec
@@ -218,13 +217,14 @@ class SqlStore:
         # with C-level map/zip per host, and build the (ecosystem, name, version) key once
         # per distinct record. The snapshots hold every record alive, so ids are stable.
         distinct: dict[int, InstalledPackage] = {}
+        seen: set[int] = set()
         for s in snaps:
-            # Only a host holding a record no host before it held adds any (after the first
-            # few hosts, almost none does): a set of ids is cheaper than a dict of pairs.
-            new = set(map(id, s.packages)).difference(distinct)
-            if new:
-                fresh = list(compress(s.packages, map(new.__contains__, map(id, s.packages))))
-                distinct.update(zip(map(id, fresh), fresh, strict=True))
+            # Only a host holding a record no host before it held adds pairs (after the first
+            # few hosts, almost none does): adding ids to a set is cheaper than pairs to a dict.
+            before = len(seen)
+            seen.update(map(id, s.packages))
+            if len(seen) != before:
+                distinct.update(zip(map(id, s.packages), s.packages, strict=True))
         keys = {i: (p.ecosystem._value_, p.name, p.version) for i, p in distinct.items()}
         flat = self._version_ids(cur, set(keys.values()))
         vid = {i: flat[key] for i, key in keys.items()}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import sqlite3
 from collections.abc import Iterator
@@ -190,3 +191,13 @@ def test_a_newer_schema_is_a_clear_error(tmp_path: Path) -> None:
 def test_an_unknown_url_scheme_is_refused() -> None:
     with pytest.raises(HistoryError, match="unknown store"):
         open_store("mysql://db/x", "x")
+
+
+@given(st.lists(st.integers(1, 2**31), max_size=60), st.booleans())
+def test_package_sets_encode_as_their_sorted_distinct_ids(ids: list[int], presorted: bool) -> None:
+    """Equal sets must give equal bytes (stored once, by digest), duplicates or order aside."""
+    given_ids = sorted(ids) if presorted else ids
+    ordered = sorted(set(ids))
+    expected = array.array("I", (b - a for a, b in zip([0, *ordered], ordered, strict=False)))
+    assert codec.encode_set(given_ids) == expected.tobytes()
+    assert codec.decode_set(codec.compress(codec.encode_set(given_ids))) == frozenset(ids)
