@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -171,11 +172,25 @@ def looks_like_facts(document: object) -> bool:
     )
 
 
+def read_bounded(fh: BinaryIO, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of an open file (more means too big).
+
+    Asking ``read`` for ``limit + 1`` bytes allocates that much first: 256 MB for each of a
+    fleet's fact files (0.2-0.6 ms a file, against 0.1 ms sized by ``fstat``). A file that
+    grew since, or that has no size (a pipe), is read on up to the bound.
+    """
+    size = os.fstat(fh.fileno()).st_size
+    data = fh.read(min(size, limit) + 1)
+    if size < len(data) <= limit:
+        data += fh.read(limit + 1 - len(data))
+    return data
+
+
 def read_json(path: Path) -> object:
     """A bounded JSON file; one ``IngestError`` line for anything unreadable."""
     try:
         with path.open("rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+            data = read_bounded(fh, MAX_FILE_BYTES)
     except OSError as exc:
         raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:

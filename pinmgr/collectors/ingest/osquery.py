@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pinmgr.collectors.ingest.ansible_facts import IngestError, files_of, printable
+from pinmgr.collectors.ingest.ansible_facts import IngestError, files_of, printable, read_bounded
 from pinmgr.collectors.parsers import (
     _Warnings,
     parse_dpkg,
@@ -194,7 +194,7 @@ def read_bytes(path: Path) -> bytes:
                     data = gz.read(MAX_FILE_BYTES + 1)
             else:
                 fh.seek(0)
-                data = fh.read(MAX_FILE_BYTES + 1)
+                data = read_bounded(fh, MAX_FILE_BYTES)
     except (OSError, EOFError, zlib.error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise IngestError(f"{path}: cannot read: {reason}") from None

@@ -450,3 +450,23 @@ def test_the_standard_parser_reads_what_orjson_refuses() -> None:
     assert ansible_facts._parse(b'{"a": NaN, "b": "\\ud800"}', "f").keys() == {"a", "b"}
     with pytest.raises(IngestError, match=r"^f:1:7: not JSON"):
         ansible_facts._parse(b'{"a": ]}', "f")
+
+
+@pytest.mark.parametrize("size", [0, 1, 9, 10, 11, 25])
+def test_files_are_read_up_to_one_byte_past_the_bound(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * size)
+    with path.open("rb") as fh:
+        assert ansible_facts.read_bounded(fh, 10) == b"x" * min(size, 11)
+
+
+def test_a_file_without_a_size_is_read_up_to_the_bound(tmp_path: Path) -> None:
+    """A FIFO's size is 0: what it holds is still read, and a too-big one is still cut."""
+    for size in (5, 40):
+        fifo = tmp_path / f"fifo{size}"
+        os.mkfifo(fifo)
+        writer = subprocess.Popen(["sh", "-c", f'printf "%0{size}d" 0 > "$1"', "sh", str(fifo)])
+        with fifo.open("rb") as fh:
+            assert ansible_facts.read_bounded(fh, 10) == b"0" * min(size, 11)
+        writer.kill()
+        writer.wait()
