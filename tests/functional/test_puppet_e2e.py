@@ -1,6 +1,6 @@
 """The emitted Puppet module end to end, run by the real puppet inside real lab hosts.
 
-The writable debian-12 host of the reconcile test (tests/functional/test_reconcile_e2e.py: a
+The writable debian-12 host of the reconcile test (tests/functional/pmtest_host.py: a
 local apt repository of tiny real .debs as its only source, pmtest-alpha too old, pmtest-beta
 too new, pmtest-gamma missing; here also pmtest-epoch at 1:1.0-1, pinned to 1:1.1-1) runs, as a
 user would:
@@ -36,11 +36,11 @@ from typing import Any
 
 import pytest
 
-from tests.functional import test_reconcile_e2e as reconcile
+from tests.functional import pmtest_host
 from tests.functional.debrepo import build_repo, tools_missing
+from tests.functional.pmtest_host import START, host_setup_script, machine_has_pmtest, pinmgr
 from tests.functional.rpmrepo import build_repo as build_rpm_repo
 from tests.functional.rpmrepo import tools_missing as rpm_tools_missing
-from tests.functional.test_reconcile_e2e import START, host_setup_script, machine_has_pmtest, pinmgr
 from tests.hostlab import Drift, HostSpec, Lab, LabFactory, LabHost, RpmEntry
 
 pytestmark = pytest.mark.hosts
@@ -48,8 +48,8 @@ pytestmark = pytest.mark.hosts
 # One more package with an epoch, as dpkg-query prints it (1:...): ensure must say the same
 # or Puppet would never see it in sync.
 EPOCH = ("pmtest-epoch", "1:1.0-1", "1:1.1-1")
-REPO = {**reconcile.REPO, EPOCH[0]: EPOCH[1:]}
-PINS = {**reconcile.PINS, EPOCH[0]: EPOCH[2]}
+REPO = {**pmtest_host.REPO, EPOCH[0]: EPOCH[1:]}
+PINS = {**pmtest_host.PINS, EPOCH[0]: EPOCH[2]}
 
 # The rocky-9 host (VERSION_ID 9.3; base versions: tests/hostlab/rpmhost.py) starts with bash
 # and vim-minimal older; its dnf's only repository has the pinned versions. bash is pinned

@@ -33,19 +33,20 @@ from typing import Any
 import pytest
 
 from tests.functional.debrepo import build_repo, tools_missing
+from tests.functional.pmtest_host import (
+    PINS,
+    REPO,
+    REPO_IN_HOST,
+    host_setup_script,
+    machine_has_pmtest,
+    pinmgr,
+    write_lockfile,
+)
 from tests.hostlab import BASE_PACKAGES, HostSpec, Lab, LabFactory, LabHost
 
 pytestmark = pytest.mark.hosts
 
 ROOT = Path(__file__).resolve().parents[2]
-REPO_IN_HOST = "/srv/pmrepo"
-REPO = {
-    "pmtest-alpha": ("1.0-1", "1.1-1", "1.2-1"),
-    "pmtest-beta": ("2.0-1", "2.1-1", "2.2-1"),
-    "pmtest-gamma": ("3.0-1", "3.1-1", "3.2-1"),
-}
-PINS = {"pmtest-alpha": "1.1-1", "pmtest-beta": "2.1-1", "pmtest-gamma": "3.1-1"}
-START = {"pmtest-alpha": "1.0-1", "pmtest-beta": "2.2-1"}  # gamma: not installed
 # A base package the host has, at exactly its version, that the pmtest repo does not carry.
 EXTRA = ("bash", BASE_PACKAGES["debian-12"]["bash"])
 
@@ -63,35 +64,6 @@ def _skip_reason() -> str | None:
     if shutil.which("sudo") is None:
         return "sudo not installed (tests/apt-packages.txt): Ansible's become needs it"
     return tools_missing()
-
-
-def machine_has_pmtest() -> bool:
-    """Whether the machine itself (not a lab host) has pmtest-alpha in its dpkg database."""
-    done = subprocess.run(
-        ["dpkg-query", "-W", "pmtest-alpha"], capture_output=True, text=True, check=False
-    )
-    return done.returncode == 0
-
-
-def pinmgr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "pinmgr", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
-def write_lockfile(path: Path, extra: dict[str, str] | None = None) -> Path:
-    pins = {**PINS, **(extra or {})}
-    lines = ["schema = 1", "", '[roles.app."debian-12".deb]']
-    lines += [f'{name} = "{version}"' for name, version in sorted(pins.items())]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @dataclass
@@ -128,30 +100,6 @@ class World:
 
 def by_package(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(f["package"], f["kind"]): f for f in report["findings"]}
-
-
-def host_setup_script(repo: Path, host: LabHost, user: str) -> str:
-    """Root, inside the host: the repo as the only apt source, the drifted start, sudo."""
-    q = shlex.quote
-    install = " ".join(q(f"{name}={version}") for name, version in sorted(START.items()))
-    return "\n".join(
-        [
-            "set -eu",
-            "export DEBIAN_FRONTEND=noninteractive",
-            # /srv is the host's own tmpfs (app hosts); /etc and /var are overlays.
-            f"mkdir -p {REPO_IN_HOST}",
-            f"cp -a {q(str(repo))}/. {REPO_IN_HOST}/",
-            f"chmod -R a+rX {REPO_IN_HOST}",
-            "rm -rf /etc/apt/sources.list /etc/apt/sources.list.d /var/lib/apt/lists",
-            "mkdir -p /etc/apt/sources.list.d /var/lib/apt/lists/partial",
-            f"echo 'deb [trusted=yes] file:{REPO_IN_HOST} ./' > /etc/apt/sources.list.d/pm.list",
-            "apt-get update -q",
-            f"apt-get install -y -q --no-install-recommends {install}",
-            f"printf '%s ALL=(ALL) NOPASSWD: ALL\\n' {q(user)} > /etc/sudoers.d/pinmgr-lab",
-            "chmod 0440 /etc/sudoers.d/pinmgr-lab",
-            f"printf '127.0.1.1 %s\\n' {q(host.name)} >> /etc/hosts",
-        ]
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Salt states from pinmgr, applied by the real salt-call inside a real lab host.
 
-The host is the reconcile test's (tests/functional/test_reconcile_e2e.py): a writable lab host
+The host is set up as the reconcile test's (tests/functional/pmtest_host.py): a writable lab host
 whose ONLY apt source is a local repository of tiny real .debs, started drifted (pmtest-alpha
 too old, pmtest-beta too new, pmtest-gamma missing). Then, as a Salt user would:
 
@@ -34,8 +34,7 @@ from typing import Any
 import pytest
 
 from tests.functional.debrepo import build_repo, tools_missing
-from tests.functional.saltcall import salt_argv, salt_call_path, write_config
-from tests.functional.test_reconcile_e2e import (
+from tests.functional.pmtest_host import (
     PINS,
     REPO,
     START,
@@ -44,6 +43,7 @@ from tests.functional.test_reconcile_e2e import (
     pinmgr,
     write_lockfile,
 )
+from tests.functional.saltcall import salt_argv, salt_call_path, write_config
 from tests.hostlab import HostSpec, Lab, LabFactory, LabHost
 from tests.machine_state import Guarded, changes, fingerprint
 
