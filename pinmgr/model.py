@@ -377,7 +377,7 @@ class FindingKind(str, Enum):
 
     @property
     def is_host_failure(self) -> bool:
-        return self.value in _FAILURE_VALUES
+        return self._value_ in _FAILURE_VALUES  # (``value`` is itself a Python property)
 
 
 class Direction(str, Enum):
@@ -437,7 +437,8 @@ class CheckReport:
     @property
     def failed_hosts(self) -> tuple[str, ...]:
         """Hosts that could not be collected, sorted."""
-        return tuple(sorted({f.host for f in self.findings if f.kind.is_host_failure}))
+        # (the kinds' values, not the property: this looks at every finding of a fleet)
+        return tuple(sorted({f.host for f in self.findings if f.kind._value_ in _FAILURE_VALUES}))
 
 
 @dataclass(frozen=True, slots=True)

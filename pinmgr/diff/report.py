@@ -21,7 +21,7 @@ _KIND_ORDER = {kind: i for i, kind in enumerate(FindingKind)}
 
 
 def sort_key(f: Finding) -> tuple[str, str, str, str, str, int]:
-    eco = f.ecosystem.value if f.ecosystem else ""
+    eco = f.ecosystem._value_ if f.ecosystem else ""  # (``value`` is a Python property)
     return (f.env, f.host, f.role, eco, f.package, _KIND_ORDER[f.kind])
 
 
