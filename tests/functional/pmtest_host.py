@@ -8,12 +8,11 @@ has a pmtest package.
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.functional.cli import run_pinmgr
 from tests.hostlab import LabHost
 
 REPO_IN_HOST = "/srv/pmrepo"
@@ -35,16 +34,7 @@ def machine_has_pmtest() -> bool:
 
 
 def pinmgr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "pinmgr", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return run_pinmgr(*args, cwd=cwd)
 
 
 def write_lockfile(path: Path, extra: dict[str, str] | None = None) -> Path:

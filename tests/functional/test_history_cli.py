@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.functional.cli import run_pinmgr
 from tests.functional.test_snapshot_cli import host_packages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,19 +24,12 @@ LOCK = ROOT / "pins" / "pinmgr.toml"
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs dpkg-query")
 
 
+# Each test names its store; the suite turns recording off (tests/conftest.py).
+_UNSET = ("PINMGR_HISTORY", "PINMGR_NO_HISTORY")
+
+
 def pinmgr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("PINMGR_HISTORY", None)  # each test names its store
-    env.pop("PINMGR_NO_HISTORY", None)  # the suite turns recording off (tests/conftest.py)
-    return subprocess.run(
-        [sys.executable, "-m", "pinmgr", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_pinmgr(*args, cwd=cwd, columns=200, timeout=120, unset=_UNSET)
 
 
 @pytest.fixture(scope="module")

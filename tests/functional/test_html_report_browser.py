@@ -10,10 +10,8 @@ string that became markup or script would fail the test that opened it. Screensh
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +22,7 @@ from pinmgr.diff.report import build
 from pinmgr.reporters import html
 from pinmgr.reporters.text import printable
 from tests.functional import browser
+from tests.functional.cli import run_pinmgr
 from tests.functional.html_reports import HOSTILE, IMG, fleet_report, many_hosts, trend_points
 
 if TYPE_CHECKING:
@@ -345,16 +344,7 @@ needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="need
 
 
 def pinmgr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100", "HOME": str(cwd)}
-    return subprocess.run(
-        [sys.executable, "-m", "pinmgr", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_pinmgr(*args, cwd=cwd, columns=100, timeout=120, home=cwd)
 
 
 @needs_dpkg

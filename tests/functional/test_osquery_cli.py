@@ -15,10 +15,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.functional.cli import run_pinmgr
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "pins" / "pinmgr.toml"
@@ -45,16 +46,7 @@ roles = ["app"]
 
 
 def pinmgr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100", "HOME": str(cwd)}
-    return subprocess.run(
-        [sys.executable, "-m", "pinmgr", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_pinmgr(*args, cwd=cwd, columns=100, timeout=120, home=cwd)
 
 
 def _findings(stdout: str) -> list[tuple[str, ...]]:

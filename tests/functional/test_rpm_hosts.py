@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from tests.functional.cli import run_pinmgr
 from tests.functional.rpmrepo import build_repo, tools_missing
 from tests.hostlab import BASE_PACKAGES, Drift, HostSpec, Lab, LabFactory, LabHost, older
 from tests.hostlab.packages import packages_for
@@ -122,16 +123,7 @@ def write_lockfile(path: Path) -> Path:
 
 
 def pinmgr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "pinmgr", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_pinmgr(*args, cwd=cwd, columns=200, timeout=240)
 
 
 @dataclass

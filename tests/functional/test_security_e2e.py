@@ -20,7 +20,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from tests.functional.aptsuites import (
     tools_missing,
     ubuntu_suites,
 )
+from tests.functional.cli import run_pinmgr
 from tests.hostlab import HostSpec, Lab, LabFactory
 
 pytestmark = pytest.mark.hosts
@@ -71,16 +71,7 @@ FIXES = {
 
 
 def pinmgr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "pinmgr", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return run_pinmgr(*args, cwd=cwd, columns=200)
 
 
 @dataclass
