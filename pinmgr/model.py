@@ -437,8 +437,7 @@ class CheckReport:
     @property
     def failed_hosts(self) -> tuple[str, ...]:
         """Hosts that could not be collected, sorted."""
-        # (the kinds' values, not the property: this looks at every finding of a fleet)
-        return tuple(sorted({f.host for f in self.findings if f.kind._value_ in _FAILURE_VALUES}))
+        return tuple(sorted({f.host for f in self.findings if f.kind.is_host_failure}))
 
 
 @dataclass(frozen=True, slots=True)

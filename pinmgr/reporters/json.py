@@ -101,8 +101,8 @@ _TAILS = 50_000
 them (the hosts of one drift or one inconsistency differ only in host and env)."""
 
 
-class _Tails(dict[tuple[object, ...], str]):
-    """A finding's text after ``host``, up to its ``location``, by the fields it shows."""
+# A finding's text after ``host``, up to its ``location``, by the fields it shows.
+_Tails = dict[tuple[object, ...], str]
 
 
 def _finding(
@@ -201,7 +201,8 @@ def chunks(report: CheckReport) -> Iterator[str]:
         def mark(f: Finding) -> str | None:
             return known_since(report, f)
 
-    yield from _chunks(document(report), 0, _escaper(), mark, _Tails())
+    tails: _Tails = {}
+    yield from _chunks(document(report), 0, _escaper(), mark, tails)
     yield "\n"
 
 
